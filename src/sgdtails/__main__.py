@@ -1,0 +1,52 @@
+"""Command line: ``python -m sgdtails run --profile {smoke,default,paper} [--only NAME ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .profiles import PROFILES, ConfigError, load_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sgdtails", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute chapters through papermill")
+    run.add_argument("--profile", default="default",
+                     help=f"parameter profile: one of {', '.join(PROFILES)} (default: default)")
+    run.add_argument("--only", nargs="+", metavar="NAME", help="run only these chapters")
+    run.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    lst = sub.add_parser("list", help="list the chapters and profiles")
+    lst.add_argument("--root", default=".")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            config = load_config(args.root)
+            print("profiles:", ", ".join(PROFILES))
+            print("notebooks:", ", ".join(config.names))
+            return 0
+        from .pipeline import NotebookFailed, format_summary, run
+
+        try:
+            runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress)
+        except NotebookFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted: finished sweep points are cached; run again to resume", file=sys.stderr)
+            return 130
+        print(format_summary(runs))
+        return 0
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The book's notebooks and their run profiles: read ``_toc.yml`` and ``book/profiles.yml``, refuse bad ones.
+
+``book/profiles.yml``::
+
+    seed: 20241121            # root seed; every per-point seed is derived from it
+    notebooks:
+      NAME:                   # a chapter book/NAME.py listed in _toc.yml
+        smoke:   {key: value, ...}
+        default: {...}
+        paper:   {...}
+
+Every key must be a variable of the chapter's ``parameters`` cell, with a value of the same type as the
+cell's default (an int is accepted where the default is a float). Everything is checked before anything runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import yaml
+
+PROFILES = ("smoke", "default", "paper")
+INJECTED = ("profile", "seed", "cache_dir", "figures_dir")
+
+
+class ConfigError(ValueError):
+    """A malformed profiles file, toc, or an unknown notebook/profile name."""
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A runnable chapter: its name, jupytext source and the defaults of its parameters cell."""
+
+    name: str
+    source: Path
+    defaults: Mapping[str, Any] = field(repr=False)
+
+    def output_path(self) -> Path:
+        return self.source.with_suffix(".ipynb")
+
+
+@dataclass(frozen=True)
+class BookConfig:
+    root: Path
+    seed: int
+    notebooks: tuple[Notebook, ...]
+    parameters: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(repr=False)
+
+    @property
+    def names(self) -> list[str]:
+        return [nb.name for nb in self.notebooks]
+
+    def notebook(self, name: str) -> Notebook:
+        for nb in self.notebooks:
+            if nb.name == name:
+                return nb
+        raise ConfigError(f"unknown notebook {name!r}; valid names: {', '.join(self.names)}")
+
+    def parameters_for(self, name: str, profile: str) -> dict[str, Any]:
+        check_profile(profile)
+        return dict(self.parameters[name][profile])
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    return profile
+
+
+def toc_files(root: Path) -> list[str]:
+    """Files listed in ``_toc.yml`` (root first), as written there (no suffix)."""
+    toc_path = root / "_toc.yml"
+    try:
+        toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{toc_path}: cannot read the table of contents ({exc})") from exc
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if "file" in node:
+                files.append(str(node["file"]))
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+
+    if not isinstance(toc, Mapping) or "root" not in toc:
+        raise ConfigError(f"{toc_path}: expected a mapping with a 'root' entry")
+    files.append(str(toc["root"]))
+    walk(toc)
+    return files
+
+
+def parameter_defaults(source: Path) -> dict[str, Any]:
+    """The literal assignments of the unique cell tagged ``parameters`` in a jupytext source."""
+    nb = jupytext.read(source)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ConfigError(f"{source}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    defaults: dict[str, Any] = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: parameter {node.targets[0].id!r} is not a literal") from exc
+    missing = [k for k in INJECTED if k not in defaults]
+    if missing:
+        raise ConfigError(f"{source}: parameters cell lacks {missing}")
+    return defaults
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _type_name(default: Any) -> str:
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, (list, tuple)):
+        return "list"
+    return type(default).__name__
+
+
+def load_config(root: str | Path = ".") -> BookConfig:
+    """Read and validate ``_toc.yml`` and ``book/profiles.yml`` under ``root``."""
+    root = Path(root).resolve()
+    notebooks = []
+    for entry in toc_files(root):
+        source = (root / entry).with_suffix(".py")
+        if source.exists():
+            notebooks.append(Notebook(source.stem, source, parameter_defaults(source)))
+        elif not any((root / entry).with_suffix(s).exists() for s in (".md", ".ipynb")):
+            raise ConfigError(f"_toc.yml lists {entry!r} but no {entry}.py or {entry}.md exists")
+    path = root / "book" / "profiles.yml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML ({exc})") from exc
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with keys 'seed' and 'notebooks'")
+    unknown = set(raw) - {"seed", "notebooks"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; expected 'seed', 'notebooks'")
+    seed = raw.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"{path}: key 'seed' must be a non-negative int, got {seed!r}")
+    blocks = raw.get("notebooks")
+    if not isinstance(blocks, Mapping):
+        raise ConfigError(f"{path}: key 'notebooks' must be a mapping of notebook names to profiles")
+    by_name = {nb.name: nb for nb in notebooks}
+    params: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, profiles in blocks.items():
+        if name not in by_name:
+            raise ConfigError(f"{path}: notebooks.{name}: unknown notebook; "
+                              f"valid names: {', '.join(by_name)}")
+        if not isinstance(profiles, Mapping):
+            raise ConfigError(f"{path}: notebooks.{name} must be a mapping of profiles")
+        extra = set(profiles) - set(PROFILES)
+        if extra:
+            raise ConfigError(f"{path}: notebooks.{name}: unknown profile(s) {sorted(extra)}; "
+                              f"valid profiles: {', '.join(PROFILES)}")
+        params[name] = {}
+        defaults = by_name[name].defaults
+        for profile in PROFILES:
+            values = profiles.get(profile) or {}
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{path}: notebooks.{name}.{profile} must be a mapping")
+            for key, value in values.items():
+                where = f"{path}: notebooks.{name}.{profile}.{key}"
+                if key in INJECTED:
+                    raise ConfigError(f"{where}: set by the pipeline, not by a profile")
+                if key not in defaults:
+                    raise ConfigError(f"{where}: unknown key; the parameters cell of "
+                                      f"{by_name[name].source.name} defines {sorted(defaults)}")
+                if not _type_ok(value, defaults[key]):
+                    raise ConfigError(f"{where}: expected {_type_name(defaults[key])}, "
+                                      f"got {type(value).__name__} {value!r}")
+            params[name][profile] = dict(values)
+    for nb in notebooks:
+        params.setdefault(nb.name, {p: {} for p in PROFILES})
+    return BookConfig(root=root, seed=seed, notebooks=tuple(notebooks), parameters=params)
