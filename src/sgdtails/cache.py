@@ -98,7 +98,7 @@ def write_entry(path: Path, arrays: Mapping[str, np.ndarray], params_json: str =
 
 
 def read_entry(path: Path) -> Arrays | None:
-    """Read and verify an entry; ``None`` (with a warning) when it is corrupt, truncated or fails its checksum."""
+    """Read and verify an entry; ``None`` (with a warning) if corrupt, truncated or failing its checksum."""
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

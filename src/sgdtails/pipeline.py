@@ -165,7 +165,7 @@ def run(
 
 
 def _write_summary(path: Path, profile: str, root_seed: int, runs: Sequence[NotebookRun]) -> None:
-    """The run summary (root seed, version, per-notebook status, time, cache use, figures), rewritten as it goes."""
+    """Rewrite the run summary: root seed, version, per-notebook status, time, cache use, figures."""
     summary = {
         "profile": profile,
         "root_seed": root_seed,
