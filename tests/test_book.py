@@ -1,0 +1,108 @@
+"""End to end: every chapter under the smoke profile, the book built with warnings as errors, the HTML
+checked, and a second run from scratch giving byte-identical results and figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from bs4 import BeautifulSoup
+
+from sgdtails.profiles import load_config, toc_files
+from tests.conftest import copy_book
+
+pytestmark = pytest.mark.smoke
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def run_smoke(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--root", str(root),
+                           "--no-progress"], capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory) -> Path:
+    root = copy_book(tmp_path_factory.mktemp("smoke") / "book_root")
+    proc = run_smoke(root)
+    assert proc.returncode == 0, f"smoke run failed:\n{proc.stderr[-4000:]}"
+    print(proc.stdout)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built_html(smoke_root) -> Path:
+    proc = subprocess.run([str(JUPYTER_BOOK), "build", str(smoke_root), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=1200)
+    warnings = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines()
+                if "WARNING" in line or "ERROR" in line]
+    assert proc.returncode == 0, "book build failed:\n" + "\n".join(warnings or [proc.stdout[-3000:]])
+    return smoke_root / "_build" / "html"
+
+
+def test_every_chapter_runs_under_smoke(smoke_root):
+    summary = json.loads((smoke_root / "_build" / "reports" / "summary-smoke.json").read_text())
+    config = load_config(smoke_root)
+    assert [n["name"] for n in summary["notebooks"]] == config.names
+    assert all(n["status"] == "ok" for n in summary["notebooks"])
+
+
+def test_book_builds_and_every_toc_page_exists(built_html, smoke_root):
+    for entry in toc_files(smoke_root):
+        assert (built_html / f"{entry}.html").is_file(), f"page for {entry} missing"
+
+
+def _pages(html_root: Path, smoke_root: Path):
+    for entry in toc_files(smoke_root):
+        path = html_root / f"{entry}.html"
+        yield path, BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_no_page_shows_an_error_or_traceback(built_html, smoke_root):
+    for path, soup in _pages(built_html, smoke_root):
+        main = soup.find("main") or soup
+        assert not main.select(".output.traceback, .output.error, div.output.stderr"), path
+        text = main.get_text()
+        assert "Traceback (most recent call last)" not in text, path
+
+
+def test_figures_exist_and_are_not_empty(built_html, smoke_root):
+    n_images = 0
+    for path, soup in _pages(built_html, smoke_root):
+        for img in (soup.find("main") or soup).find_all("img"):
+            src = img.get("src", "")
+            if src.startswith("data:"):
+                assert len(src) > 200, f"empty inline image on {path}"
+            else:
+                target = (path.parent / unquote(urlparse(src).path)).resolve()
+                assert target.is_file() and target.stat().st_size > 0, f"{path}: missing image {src}"
+            n_images += 1
+    runnable = load_config(smoke_root).names
+    assert n_images >= len(runnable) - 1  # every chapter but the reproduce page draws figures
+
+
+def test_internal_links_resolve(built_html, smoke_root):
+    for path, soup in _pages(built_html, smoke_root):
+        for a in soup.find_all("a", href=True):
+            url = urlparse(a["href"])
+            if url.scheme or url.netloc or not url.path:
+                continue
+            target = (path.parent / unquote(url.path)).resolve()
+            assert target.exists(), f"{path.name}: broken link {a['href']}"
+
+
+def test_same_seed_same_bytes(smoke_root, tmp_path):
+    """A second smoke run from scratch reproduces every cached result and figure byte for byte."""
+    other = copy_book(tmp_path / "again")
+    proc = run_smoke(other)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for kind, pattern in (("cache", "*.npz"), ("figures", "*.png")):
+        first = {p.relative_to(smoke_root / "_build" / kind): p
+                 for p in (smoke_root / "_build" / kind).rglob(pattern)}
+        second = {p.relative_to(other / "_build" / kind): p for p in (other / "_build" / kind).rglob(pattern)}
+        assert first.keys() == second.keys(), kind
+        differing = [str(k) for k in first if first[k].read_bytes() != second[k].read_bytes()]
+        assert not differing, f"{kind} differ between identical runs: {differing}"

@@ -1,0 +1,75 @@
+"""The papermill pipeline: runs chapters, reports a failing cell, refuses bad names, caches results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from sgdtails.pipeline import NotebookFailed, format_summary, run
+from tests.conftest import write_chapter
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "sgdtails", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_run_injects_profile_parameters_and_caches(mini_book):
+    runs = run("smoke", root=mini_book, progress=False)
+    assert [r.status for r in runs] == ["ok", "ok"]
+    nb = nbformat.read(mini_book / "book" / "alpha.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "n = 1" in injected.source and "seed = 7" in injected.source
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "2" in printed
+    assert (runs[0].cache_hits, runs[0].cache_misses) == (0, 1)
+    again = run("smoke", ["alpha"], root=mini_book, progress=False)
+    assert (again[0].cache_hits, again[0].cache_misses) == (1, 0)
+    summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert summary["root_seed"] == 7 and summary["notebooks"][0]["name"] == "alpha"
+    assert "alpha" in format_summary(runs)
+
+
+def test_failing_notebook_names_cell_and_keeps_partial_output(mini_book):
+    write_chapter(mini_book, "beta", """
+        # %%
+        reached = True
+
+        # %%
+        raise ValueError("deliberate failure")
+
+        # %%
+        never = True
+    """)
+    with pytest.raises(NotebookFailed) as info:
+        run("smoke", root=mini_book, progress=False)
+    message = str(info.value)
+    assert "'beta'" in message and "ValueError: deliberate failure" in message
+    assert "failed in cell" in message and 'raise ValueError("deliberate failure")' in message
+    partial = nbformat.read(mini_book / "book" / "beta.ipynb", as_version=4)
+    assert any("reached = True" in c.source and c.get("execution_count") for c in partial.cells)
+    report = (mini_book / "_build" / "reports" / "beta.log").read_text()
+    assert "deliberate failure" in report
+    summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["ok", "failed"]
+
+
+def test_cli_exit_codes_and_messages(mini_book):
+    ok = cli("run", "--profile", "smoke", "--only", "beta", "--no-progress", cwd=mini_book)
+    assert ok.returncode == 0, ok.stderr
+    assert "beta" in ok.stdout and "total" in ok.stdout
+    bad_profile = cli("run", "--profile", "fast", cwd=mini_book)
+    assert bad_profile.returncode == 2 and "valid profiles: smoke, default, paper" in bad_profile.stderr
+    bad_name = cli("run", "--profile", "smoke", "--only", "gamma", cwd=mini_book)
+    assert bad_name.returncode == 2 and "unknown notebook 'gamma'" in bad_name.stderr
+    assert "alpha, beta" in bad_name.stderr
+    listing = cli("list", cwd=mini_book)
+    assert listing.returncode == 0 and "alpha, beta" in listing.stdout
+    write_chapter(mini_book, "beta", "# %%\n1 / 0\n")
+    failing = cli("run", "--profile", "smoke", "--no-progress", cwd=mini_book)
+    assert failing.returncode == 1
+    assert "notebook 'beta' failed in cell" in failing.stderr and "ZeroDivisionError" in failing.stderr
