@@ -73,3 +73,38 @@ def test_cli_exit_codes_and_messages(mini_book):
     failing = cli("run", "--profile", "smoke", "--no-progress", cwd=mini_book)
     assert failing.returncode == 1
     assert "notebook 'beta' failed in cell" in failing.stderr and "ZeroDivisionError" in failing.stderr
+
+
+SLOW_CHAPTER = """
+# %%
+import time
+from sgdtails.cache import sweep
+def compute(p):
+    time.sleep(0.5)
+    return {"y": p["i"]}
+out = sweep(cache_dir, "slow", [{"i": i, "seed": seed} for i in range(n)], compute, progress=False)
+"""
+
+
+def test_terminated_run_resumes_from_finished_points(mini_book):
+    import signal
+    import time
+
+    write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params="n = 12\nrate = 0.5\nnames = ['a']\n")
+    (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--only", "alpha",
+                             "--no-progress"], cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    slow = mini_book / "_build" / "cache" / "slow"
+    deadline = time.monotonic() + 120
+    while len(list(slow.glob("*.npz"))) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "interrupted" in err.decode()
+    finished = len(list(slow.glob("*.npz")))
+    assert 3 <= finished < 12
+    resumed = run("smoke", ["alpha"], root=mini_book, progress=False)
+    # every point finished before the kill is reused; only the rest is computed
+    assert (resumed[0].cache_hits, resumed[0].cache_misses) == (finished, 12 - finished)
