@@ -1,4 +1,4 @@
-"""On-disk cache of expensive results, keyed by parameters, seed and library version.
+"""On-disk cache of expensive results, keyed by parameters, seed and library version (and source hash).
 
 Each entry is one ``.npz`` file written atomically (temporary file, fsync, rename) that carries a SHA-256
 checksum of its arrays; a corrupt or truncated entry is recomputed with a warning. A per-key file lock
@@ -8,6 +8,7 @@ point being computed: every finished point is already on disk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,9 +49,19 @@ def canonical_params(params: Mapping[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=default, separators=(",", ":"))
 
 
-def cache_key(namespace: str, params: Mapping[str, Any], version: str = __version__) -> str:
-    """Hex key of (namespace, params, library version)."""
-    payload = f"{namespace}\n{canonical_params(params)}\n{version}"
+@functools.cache
+def library_fingerprint() -> str:
+    """The library version plus a hash of its source files: any code change invalidates cached results."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return f"{__version__}+{h.hexdigest()[:12]}"
+
+
+def cache_key(namespace: str, params: Mapping[str, Any], version: str | None = None) -> str:
+    """Hex key of (namespace, params, library version and source hash)."""
+    payload = f"{namespace}\n{canonical_params(params)}\n{version or library_fingerprint()}"
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
