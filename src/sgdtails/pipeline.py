@@ -93,8 +93,9 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     parameters = config.parameters_for(name, profile) | {
         "profile": profile,
         "seed": config.seed,
-        "cache_dir": str(dirs["cache"]),
-        "figures_dir": str(dirs["figures"]),
+        # relative to the notebook's directory, where it runs: no machine paths in the published pages
+        "cache_dir": os.path.relpath(dirs["cache"], nb.source.parent),
+        "figures_dir": os.path.relpath(dirs["figures"], nb.source.parent),
     }
     cache_log = dirs["reports"] / f"{name}.cache.jsonl"
     cache_log.unlink(missing_ok=True)
