@@ -22,6 +22,16 @@
 # one axis: the bounds, the exact hSGD index where it exists (isotropic data), the exact SGD index,
 # and estimates from simulated SGD and simulated hSGD, as $\gamma$, $B$, $d$ and $\delta$ vary.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("sgdtails") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
+
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -19,6 +19,16 @@
 # and the tail of a one-dimensional Pearson diffusion {cite}`forman2008`), checked numerically at the
 # end of the chapter. The rigorous comparison argument (convex stochastic order) is the paper's.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("sgdtails") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
+
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -20,6 +20,16 @@
 # of scikit-learn's digits with offline SGD. The data sets' sizes and learning rates are this
 # project's choices (the paper's are not known).
 
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("sgdtails") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
+
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -18,6 +18,16 @@
 # with the exact SGD index $\alpha$ (Kesten–Goldie, one-step formula) and the exact hSGD index $\nu$;
 # the dashed segments have slope $-\alpha$. The baseline and the ranges are this project's choices.
 
+# %% tags=["remove-cell"]
+# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("sgdtails") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
+
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121
