@@ -1,0 +1,195 @@
+"""SGD and the Karmakar–Mukherjee variant on a ReLU gate: convergence, the affine recursion, the exact
+index, argument checks, divergence bookkeeping and float32 against float64."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sgdtails.protocol import measure_tail_index
+from sgdtails.relu import (
+    DataLaw,
+    draw_batch,
+    exact_params,
+    run_relu,
+    single_thread,
+    sweep_point,
+    variant_affine_terms,
+    variant_random_matrix,
+    variant_tail_index,
+)
+from sgdtails.seeding import derive_seed, torch_generator
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # small tensors: one intra-op thread is faster, and much faster on a shared machine
+    with single_thread():
+        yield
+
+
+@pytest.mark.parametrize("algorithm", ["sgd", "variant"])
+def test_noiseless_realizable_converges_to_teacher(algorithm: str) -> None:
+    run = run_relu(algorithm, "realizable", d=5, batch=4, eta=0.05, n_chains=200, n_iters=3000,
+                   seed=1, dtype="float64")
+    assert run.n_diverged == 0
+    dist = np.linalg.norm(run.last_dev, axis=1)
+    assert dist.max() < 1e-6
+    # w_0 ~ N(0, I/d): the initial distances are of order one
+    assert np.median(run.trajectory[:, 0]) > 0.5
+    np.testing.assert_allclose(np.linalg.norm(run.w_star), 1.0)
+    np.testing.assert_allclose(run.last - run.w_star, run.last_dev, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("setup", "noise", "flip"),
+    [("realizable", 0.0, 0.0), ("realizable", 0.7, 0.0), ("binary", 0.0, 0.0), ("binary", 0.0, 0.2)],
+)
+def test_variant_is_the_affine_recursion(setup: str, noise: float, flip: float) -> None:
+    d, b, eta, n, steps, seed = 4, 3, 0.2, 7, 6, 11
+    rng = np.random.default_rng(0)
+    w_star = rng.normal(size=d)
+    w_star /= np.linalg.norm(w_star)
+    w0 = rng.normal(size=(n, d))
+    run = run_relu("variant", setup, d=d, batch=b, eta=eta, n_chains=n, n_iters=steps,
+                   label_noise=noise, flip_prob=flip, seed=seed, w_star=w_star, w0=w0,
+                   dtype="float64", sampler="direct")
+    law = DataLaw.make(setup, d, noise, flip)
+    gen = torch_generator(derive_seed(seed, "batches"))
+    ws = torch.as_tensor(w_star)
+    c = ws if setup == "realizable" else torch.zeros(d, dtype=torch.float64)
+    u = torch.as_tensor(w0) - c
+    for _ in range(steps):
+        m, q = variant_affine_terms(draw_batch(gen, n, b, law, ws), eta, setup)
+        if setup == "realizable" and noise == 0.0:
+            assert torch.count_nonzero(q) == 0  # q_t = 0 on noiseless realizable data
+        u = torch.einsum("nij,nj->ni", m, u) + q
+    w = (u + c).numpy()
+    np.testing.assert_allclose(run.last, w, rtol=1e-12, atol=1e-12)
+    # M is I - (eta/b) sum 1{y>0} x x': symmetric, with eigenvalues <= 1
+    assert torch.allclose(m, m.transpose(1, 2))
+    assert torch.linalg.eigvalsh(m).max() <= 1 + 1e-12
+
+
+def test_random_matrix_sampler_matches_affine_terms() -> None:
+    d, b, eta, n = 3, 2, 0.3, 5
+    apply = variant_random_matrix(d, b, eta, "realizable", 0.5)
+    u = torch.randn(n, d, generator=torch_generator(0), dtype=torch.float64)
+    got = apply(u, torch_generator(9))
+    law = DataLaw.make("realizable", d, 0.5)
+    ws = torch.zeros(d, dtype=torch.float64)
+    ws[0] = 1.0
+    m, _ = variant_affine_terms(draw_batch(torch_generator(9), n, b, law, ws), eta, "realizable")
+    torch.testing.assert_close(got, torch.einsum("nij,nj->ni", m, u))
+
+
+def test_variant_simulation_agrees_with_exact_index() -> None:
+    # noisy realizable data, d = 2, eta = 0.6: exact index about 1.2 (between 1 and 4)
+    d, b, eta, noise = 2, 1, 0.6, 0.5
+    exact = variant_tail_index(d, b, eta, "realizable", noise, n_walkers=500, n_steps=150,
+                               burn_in=50, n_replicas=4, alpha_bracket=(0.5, 8.0), seed=3,
+                               xtol=0.005)
+    assert exact.status == "ok" and 1.0 < exact.alpha < 4.0
+    run = run_relu("variant", "realizable", d=d, batch=b, eta=eta, label_noise=noise,
+                   n_chains=4000, n_iters=500, seed=5, dtype="float64")
+    est = run.measure(estimators=["hill_norm"], hill_k=0.05, n_boot=200, seed=1).get(
+        "last", "hill_norm")
+    tol = 4 * math.hypot(est.se, exact.se)
+    assert abs(est.alpha - exact.alpha) < tol, (est, exact)
+
+
+def test_float32_and_float64_estimates_agree() -> None:
+    kw = dict(d=3, batch=1, eta=0.4, label_noise=0.5, n_chains=4000, n_iters=400, seed=2)
+    ests = []
+    for dtype in ("float32", "float64"):
+        run = run_relu("variant", "realizable", dtype=dtype, **kw)
+        assert run.dtype == dtype and run.n_diverged == 0
+        ests.append(run.measure(estimators=["hill_norm"], hill_k=0.05, n_boot=200, seed=1).get(
+            "last", "hill_norm"))
+    a32, a64 = ests
+    assert abs(a32.alpha - a64.alpha) < 4 * math.hypot(a32.se, a64.se), (a32, a64)
+
+
+def test_diverged_runs_are_counted_frozen_and_excluded() -> None:
+    run = run_relu("variant", "realizable", d=10, batch=1, eta=0.2, label_noise=0.5,
+                   n_chains=300, n_iters=600, seed=4, divergence_threshold=1e4)
+    assert 0 < run.n_diverged < run.n_chains
+    assert run.n_diverged == int(run.diverged.sum())
+    assert np.all(np.isfinite(run.last)) and np.all(np.isfinite(run.average))
+    res = run.measure(n_boot=0)
+    assert res.n_diverged == run.n_diverged and res.n_used == run.n_chains - run.n_diverged
+    keep = ~run.diverged
+    ref = measure_tail_index(run.last_dev[keep], run.average_dev[keep], None, n_boot=0)
+    assert res.get("last", "hill_norm").alpha == pytest.approx(ref.get("last", "hill_norm").alpha)
+
+
+def test_all_diverged_gives_nan_estimates() -> None:
+    run = run_relu("sgd", "binary", d=10, batch=1, eta=1.0, n_chains=50, n_iters=200, seed=0)
+    assert run.n_diverged == 50
+    res = run.measure(n_boot=0)
+    assert res.n_used == 0 and np.isnan(res.get("last", "mmo").alpha)
+
+
+@pytest.mark.parametrize("law", ["student_t", "uniform", "rademacher"])
+def test_other_input_laws(law: str) -> None:
+    run = run_relu("variant", "realizable", d=4, batch=2, eta=0.05, n_chains=50, n_iters=2000,
+                   input_law=law, seed=0, dtype="float64")
+    assert run.input_law == law and run.last.shape == (50, 4)
+    assert np.linalg.norm(run.last_dev, axis=1).max() < 1e-4
+
+
+def test_same_seed_same_result_and_seeds_differ() -> None:
+    kw = dict(d=3, batch=2, eta=0.1, n_chains=20, n_iters=50, label_noise=0.3)
+    a, b = run_relu("sgd", "realizable", seed=1, **kw), run_relu("sgd", "realizable", seed=1, **kw)
+    c = run_relu("sgd", "realizable", seed=2, **kw)
+    np.testing.assert_array_equal(a.last, b.last)
+    assert not np.array_equal(a.last, c.last)
+
+
+def test_binary_setup_has_a_stationary_spread() -> None:
+    run = run_relu("sgd", "binary", d=5, batch=4, eta=0.1, n_chains=200, n_iters=1000, seed=0)
+    res = run.measure(n_boot=0)
+    assert res.centre_rule == "median" and res.n_used == 200
+    assert np.linalg.norm(run.last - res.centres["last"], axis=1).min() > 0
+
+
+def test_sweep_point_and_exact_params() -> None:
+    point = dict(algorithm="variant", setup="realizable", d=3, batch=1, eta=0.1, n_chains=100,
+                 n_iters=100, label_noise=0.5, seed=1, n_boot=10, n_dbs=20)
+    out = sweep_point(point)
+    assert {"last.hill_norm.alpha", "n_diverged", "log_norm_sd", "trajectory"} <= set(out)
+    noiseless = exact_params(dict(point, label_noise=0.0))
+    binary = exact_params(dict(point, setup="binary", label_noise=0.0))
+    assert noiseless == binary  # the same gate 1{w*.x > 0}, hence the same law of M
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"algorithm": "adam"}, "algorithm"), ({"setup": "ternary"}, "setup"), ({"d": 0}, "d"),
+     ({"batch": 0}, "batch"), ({"eta": 0.0}, "eta"), ({"eta": -1.0}, "eta"),
+     ({"eta": float("nan")}, "eta"), ({"setup": "binary", "flip_prob": 1.0}, "flip_prob"),
+     ({"setup": "binary", "flip_prob": -0.1}, "flip_prob"),
+     ({"setup": "binary", "flip_prob": float("nan")}, "flip_prob"),
+     ({"label_noise": float("nan")}, "label_noise"), ({"label_noise": -1.0}, "label_noise"),
+     ({"n_chains": 0}, "n_chains"), ({"n_iters": 2.5}, "n_iters"),
+     ({"input_law": "cauchy"}, "input_law"), ({"sampler": "reduced-x"}, "sampler"),
+     ({"dtype": "float16"}, "dtype"), ({"w0": np.zeros(7)}, "w0"), ({"w_star": np.zeros(3)}, "w_star")],
+)
+def test_bad_arguments_are_refused(kwargs: dict, name: str) -> None:
+    args = dict(algorithm="sgd", setup="realizable", d=3, batch=1, eta=0.1, n_chains=4, n_iters=2)
+    args.update(kwargs)
+    algorithm, setup = args.pop("algorithm"), args.pop("setup")
+    with pytest.raises(ValueError, match=name):
+        run_relu(algorithm, setup, **args)
+
+
+def test_bad_arguments_of_the_matrix_sampler() -> None:
+    with pytest.raises(ValueError, match="batch"):
+        variant_random_matrix(3, 0, 0.1)
+    with pytest.raises(ValueError, match="setup"):
+        variant_random_matrix(3, 1, 0.1, "regression")
+    with pytest.raises(ValueError, match="flip_prob"):
+        variant_random_matrix(3, 1, 0.1, "binary", flip_prob=1.5)
