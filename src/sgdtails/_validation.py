@@ -94,3 +94,15 @@ def check_sample(
     if np.ptp(arr, axis=0).max(initial=0.0) == 0.0 if arr.ndim > 1 else np.ptp(arr) == 0.0:
         raise ValueError(f"{name} has all-equal values; a tail index is undefined")
     return arr
+
+
+def check_float_dtype(name: str, dtype: Any) -> Any:
+    """Return a torch floating dtype from ``torch.float32``/``torch.float64`` or their names."""
+    import torch
+
+    names = {"float32": torch.float32, "float64": torch.float64}
+    if isinstance(dtype, str) and dtype in names:
+        return names[dtype]
+    if dtype in (torch.float32, torch.float64):
+        return dtype
+    raise ValueError(f"{name} must be torch.float32 or torch.float64 (or 'float32'/'float64'), got {dtype!r}")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sgdtails._validation import check_int, check_positive
+from sgdtails._validation import check_float_dtype, check_int, check_positive
 from sgdtails.linear import ChainResult, _ChainLoop, _check_problem, _initial_state, check_run_args
 from sgdtails.seeding import torch_generator
 
@@ -65,6 +65,7 @@ def run_hsgd(
     ``(2m, coarsen=1)`` are driven by the same Brownian path (used to test convergence in ``dt``).
     """
     _check_problem(problem)
+    dtype = check_float_dtype("dtype", dtype)
     gamma, b, delta, n_chains, n_iter, burn_in, thr = check_run_args(
         gamma, batch_size, delta, n_chains, n_iter, burn_in, divergence_threshold)
     lam_np = np.asarray(problem.spectrum, dtype=np.float64)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sgdtails._validation import check_choice, check_int, check_positive
+from sgdtails._validation import check_choice, check_float_dtype, check_int, check_positive
 from sgdtails.seeding import torch_generator
 
 __all__ = [
@@ -215,6 +215,7 @@ def run_sgd(
     ``"auto"`` picks ``"reduced"`` when registered and the data are online, else ``"direct"``.
     """
     _check_problem(problem)
+    dtype = check_float_dtype("dtype", dtype)
     gamma, b, delta, n_chains, n_iter, burn_in, thr = check_run_args(
         gamma, batch_size, delta, n_chains, n_iter, burn_in, divergence_threshold)
     name = _resolve_sampler(sampler, problem)

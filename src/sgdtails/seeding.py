@@ -24,11 +24,8 @@ def torch_generator(seed: int | torch.Generator | None, device: str | torch.devi
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (a generator is passed through)."""
     if isinstance(seed, torch.Generator):
         return seed
-    if seed is None:
-        raise ValueError("seed must be an integer or a torch.Generator, got None "
-                         "(every simulation is seeded for reproducibility)")
     gen = torch.Generator(device=torch.device(device))
-    gen.manual_seed(int(seed) & ((1 << 63) - 1))
+    gen.manual_seed(_check_seed(seed, "a torch.Generator"))
     return gen
 
 
@@ -36,7 +33,13 @@ def numpy_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A numpy ``Generator`` seeded with ``seed`` (a generator is passed through)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None:
-        raise ValueError("seed must be an integer or a numpy Generator, got None "
-                         "(every estimator is seeded for reproducibility)")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(_check_seed(seed, "a numpy.random.Generator"))
+
+
+def _check_seed(seed: Any, generator: str) -> int:
+    """A seed is a non-negative integer below 2**63 (every run is seeded for reproducibility)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a non-negative integer or {generator}, got {seed!r}")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return int(seed)
