@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from filelock import FileLock
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from . import __version__
 
@@ -28,6 +28,8 @@ Arrays = dict[str, np.ndarray]
 _CHECKSUM = "__sha256__"
 _PARAMS = "__params__"
 LOG_ENV = "SGDTAILS_CACHE_LOG"
+#: set to "0" (the pipeline does, papermill shows its own bar) to silence sweep progress bars
+PROGRESS_ENV = "SGDTAILS_PROGRESS"
 
 
 class CacheCorruptionWarning(UserWarning):
@@ -174,7 +176,8 @@ def sweep(
     Finished points survive an interruption; a re-run recomputes only the missing ones.
     """
     results: list[Arrays] = []
-    bar = tqdm(points, desc=desc or namespace, disable=not progress, leave=False)
+    show = progress and os.environ.get(PROGRESS_ENV, "1") != "0"
+    bar = tqdm(points, desc=desc or namespace, disable=not show, leave=False)
     for point in bar:
         results.append(cached(cache_dir, namespace, point, lambda p=point: compute(p)))
     return results

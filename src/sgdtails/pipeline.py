@@ -24,7 +24,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from . import __version__
-from .cache import LOG_ENV
+from .cache import LOG_ENV, PROGRESS_ENV
 from .profiles import BookConfig, check_profile, load_config
 
 
@@ -105,6 +105,7 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     run = NotebookRun(name=name, output=str(output))
     previous_log = os.environ.get(LOG_ENV)
     os.environ[LOG_ENV] = str(cache_log)
+    os.environ[PROGRESS_ENV] = "0"  # the kernel inherits it: papermill's bar is the progress display
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
