@@ -27,8 +27,16 @@ def test_run_injects_profile_parameters_and_caches(mini_book):
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "2" in printed
     assert (runs[0].cache_hits, runs[0].cache_misses) == (0, 1)
-    again = run("smoke", ["alpha"], root=mini_book, progress=False)
+    # unchanged source, parameters and library: not executed again
+    unchanged = run("smoke", ["alpha"], root=mini_book, progress=False)
+    assert unchanged[0].status == "up-to-date" and unchanged[0].seconds == 0.0
+    # forced: executed again, every result read from the cache
+    again = run("smoke", ["alpha"], root=mini_book, progress=False, force=True)
+    assert again[0].status == "ok"
     assert (again[0].cache_hits, again[0].cache_misses) == (1, 0)
+    # another profile's parameters: executed
+    other = run("paper", ["alpha"], root=mini_book, progress=False)
+    assert other[0].status == "ok" and other[0].cache_misses == 1
     summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
     assert summary["root_seed"] == 7 and summary["notebooks"][0]["name"] == "alpha"
     assert "alpha" in format_summary(runs)

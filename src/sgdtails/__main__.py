@@ -18,6 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these chapters")
     run.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--force", action="store_true",
+                     help="execute chapters even when their source, parameters and library are unchanged")
     lst = sub.add_parser("list", help="list the chapters and profiles")
     lst.add_argument("--root", default=".")
     return parser
@@ -34,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .pipeline import NotebookFailed, format_summary, run
 
         try:
-            runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress)
+            runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress,
+                       force=args.force)
         except NotebookFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -8,6 +8,7 @@ notebook, cell and error are named in ``_build/reports/NAME.log``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import jupytext
+import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from . import __version__
-from .cache import LOG_ENV, PROGRESS_ENV
+from .cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
 from .profiles import BookConfig, check_profile, load_config
 
 
@@ -84,8 +86,29 @@ def _failure_message(name: str, exc: PapermillExecutionError, output: Path) -> s
             f"  partial executed notebook kept at {output}")
 
 
-def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool = True) -> NotebookRun:
-    """Execute one chapter under ``profile``; raise :class:`NotebookFailed` naming the failing cell."""
+def notebook_fingerprint(source: Path, parameters: dict[str, Any]) -> str:
+    """Hash of a chapter's source, its parameters and the library (version and source files)."""
+    payload = "\n".join([source.read_text(encoding="utf-8"), canonical_params(parameters),
+                         library_fingerprint()])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _executed_fingerprint(output: Path) -> str | None:
+    """The fingerprint stored in a successfully executed notebook, if any."""
+    try:
+        meta = nbformat.read(output, as_version=4).metadata
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    return meta.get("sgdtails", {}).get("fingerprint")
+
+
+def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool = True,
+                 force: bool = False) -> NotebookRun:
+    """Execute one chapter under ``profile``; raise :class:`NotebookFailed` naming the failing cell.
+
+    A chapter whose source, parameters and library are unchanged since its last successful execution
+    is not executed again (status ``"up-to-date"``) unless ``force``.
+    """
     nb = config.notebook(name)
     dirs = build_dirs(config.root)
     for d in dirs.values():
@@ -97,18 +120,23 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
         "cache_dir": os.path.relpath(dirs["cache"], nb.source.parent),
         "figures_dir": os.path.relpath(dirs["figures"], nb.source.parent),
     }
+    fingerprint = notebook_fingerprint(nb.source, parameters)
+    output = nb.output_path()
+    fig_dir = dirs["figures"] / name
+    if not force and output.exists() and _executed_fingerprint(output) == fingerprint:
+        figures = sorted(str(p) for p in fig_dir.glob("*.png")) if fig_dir.exists() else []
+        return NotebookRun(name=name, status="up-to-date", output=str(output), figures=figures)
     cache_log = dirs["reports"] / f"{name}.cache.jsonl"
     cache_log.unlink(missing_ok=True)
     report = dirs["reports"] / f"{name}.log"
     report.unlink(missing_ok=True)
-    output = nb.output_path()
     run = NotebookRun(name=name, output=str(output))
     previous_log = os.environ.get(LOG_ENV)
     os.environ[LOG_ENV] = str(cache_log)
     os.environ[PROGRESS_ENV] = "0"  # the kernel inherits it: papermill's bar is the progress display
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
+        executed = papermill.execute_notebook(
             jupytext.read(nb.source),
             str(output),
             parameters=parameters,
@@ -116,6 +144,9 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
             progress_bar=progress,
             cwd=str(nb.source.parent),
         )
+        executed.metadata["sgdtails"] = {"fingerprint": fingerprint, "profile": profile,
+                                         "root_seed": config.seed}
+        nbformat.write(executed, str(output))
         run.status = "ok"
     except PapermillExecutionError as exc:
         run.status = "failed"
@@ -125,7 +156,6 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     finally:
         run.seconds = time.perf_counter() - start
         run.cache_hits, run.cache_misses = _cache_counts(cache_log)
-        fig_dir = dirs["figures"] / name
         run.figures = sorted(str(p) for p in fig_dir.glob("*.png")) if fig_dir.exists() else []
         if previous_log is None:
             os.environ.pop(LOG_ENV, None)
@@ -140,8 +170,12 @@ def run(
     *,
     root: str | Path = ".",
     progress: bool = True,
+    force: bool = False,
 ) -> list[NotebookRun]:
-    """Run the chapters (all of ``_toc.yml``, or ``only``) under ``profile``; write a run summary."""
+    """Run the chapters (all of ``_toc.yml``, or ``only``) under ``profile``; write a run summary.
+
+    Chapters already executed with the same source, parameters and library are skipped unless ``force``.
+    """
     check_profile(profile)
     config = load_config(root)
     names = list(only) if only else config.names
@@ -154,7 +188,7 @@ def run(
         for i, name in enumerate(names, 1):
             print(f"[{i}/{len(names)}] {name} ({profile})", file=sys.stderr, flush=True)
             try:
-                runs.append(run_notebook(config, name, profile, progress=progress))
+                runs.append(run_notebook(config, name, profile, progress=progress, force=force))
             except NotebookFailed:
                 runs.append(NotebookRun(name=name, status="failed"))
                 raise
