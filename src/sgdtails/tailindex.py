@@ -218,6 +218,21 @@ def _summarise_boot(xi_boot: np.ndarray, level: float) -> tuple[float, float, fl
     return float(lo), float(hi), se, float(np.std(xi, ddof=1))
 
 
+def _order_statistic_estimate(method: str, values: np.ndarray, k: int, top: int,
+                              xi_of: Callable[[np.ndarray], Any], rng: np.random.Generator,
+                              n_boot: int, ci: float) -> TailIndexEstimate:
+    """Shared end of the order-statistic estimators: ``xi_of`` on the decreasingly sorted ``values``,
+    then on the ``top`` largest values of each bootstrap resample (``k`` held fixed), summarised."""
+    xi = float(xi_of(values))
+    lo = hi = se = xi_se = math.nan
+    if n_boot:
+        boot = np.concatenate([xi_of(values[idx])
+                               for idx in _boot_top_indices(rng, values.size, top, n_boot)])
+        lo, hi, se, xi_se = _summarise_boot(boot, ci)
+    return TailIndexEstimate(alpha=float(_alpha_from_xi(xi)), xi=xi, ci_low=lo, ci_high=hi, se=se,
+                             method=method, n=values.size, k=int(k), level=ci, xi_se=xi_se)
+
+
 def _log_moments(logs: np.ndarray, order: int) -> list[np.ndarray]:
     r"""All-``k`` log-moments of decreasingly sorted log-data (last axis).
 
@@ -522,18 +537,11 @@ def hill(x: Any, k: int | None = None, *, ci: float = 0.95, n_boot: int = 200, s
         k = _hill_dbs(logs, rng, n_dbs=n_dbs, t_bootstrap=t_bootstrap, eps_stop=eps_stop)
     else:
         k = check_int("k", k, low=1, high=n - 1)
-    xi = float(np.mean(logs[:k]) - logs[k])
-    alpha = float(_alpha_from_xi(xi))
-    lo = hi = se = xi_se = math.nan
-    if n_boot:
-        boot = np.empty(0)
-        for idx in _boot_top_indices(rng, n, k + 1, n_boot):
-            lg = logs[idx]
-            boot = np.concatenate([boot, lg[:, :k].mean(axis=1) - lg[:, k]])
-        lo, hi, se, xi_se = _summarise_boot(boot, ci)
-    return TailIndexEstimate(alpha=alpha, xi=xi, ci_low=lo, ci_high=hi, se=se, method="hill",
-                             n=n, k=int(k), level=ci,
-                             xi_se=xi_se)
+
+    def xi_at_k(lg: np.ndarray) -> np.ndarray:
+        return lg[..., :k].mean(axis=-1) - lg[..., k]
+
+    return _order_statistic_estimate("hill", logs, k, k + 1, xi_at_k, rng, n_boot, ci)
 
 
 # ----------------------------------------------------------------------------------------
@@ -569,16 +577,7 @@ def moments(x: Any, k: int | None = None, *, ci: float = 0.95, n_boot: int = 200
         d = lg[..., :k] - lg[..., k:k + 1]
         return _moments_xi(d.mean(axis=-1), (d * d).mean(axis=-1))
 
-    xi = float(xi_at_k(logs))
-    alpha = float(_alpha_from_xi(xi))
-    lo = hi = se = xi_se = math.nan
-    if n_boot:
-        boot = np.concatenate([xi_at_k(logs[idx]) for idx in
-                               _boot_top_indices(rng, n, k + 1, n_boot)])
-        lo, hi, se, xi_se = _summarise_boot(boot, ci)
-    return TailIndexEstimate(alpha=alpha, xi=xi, ci_low=lo, ci_high=hi, se=se,
-                             method="moments", n=n, k=int(k), level=ci,
-                             xi_se=xi_se)
+    return _order_statistic_estimate("moments", logs, k, k + 1, xi_at_k, rng, n_boot, ci)
 
 
 # ----------------------------------------------------------------------------------------
@@ -624,16 +623,8 @@ def pickands(x: Any, k: int | None = None, *, ci: float = 0.95, n_boot: int = 20
         k = max(1, k // 4)
     else:
         k = check_int("k", k, low=1, high=n // 4)
-    xi = float(_pickands_xi(a, k))
-    alpha = float(_alpha_from_xi(xi))
-    lo = hi = se = xi_se = math.nan
-    if n_boot:
-        boot = np.concatenate([_pickands_xi(a[idx], k) for idx in
-                               _boot_top_indices(rng, n, 4 * k, n_boot)])
-        lo, hi, se, xi_se = _summarise_boot(boot, ci)
-    return TailIndexEstimate(alpha=alpha, xi=xi, ci_low=lo, ci_high=hi, se=se,
-                             method="pickands", n=n, k=int(k), level=ci,
-                             xi_se=xi_se)
+    return _order_statistic_estimate("pickands", a, k, 4 * k, lambda v: _pickands_xi(v, k), rng,
+                                     n_boot, ci)
 
 
 # ----------------------------------------------------------------------------------------
