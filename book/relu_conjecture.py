@@ -45,23 +45,17 @@ n_boot = 100
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails.cache import sweep
-from sgdtails.protocol import frame_from_arrays
-from sgdtails.relu import sweep_grid, sweep_point
+from sgdtails.relu import run_sweep, sweep_frame, sweep_grid
 
 plotting.set_theme()
 NAME = "relu_conjecture"
 grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
                   label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
                   hill_k=0.05)
-results = sweep(cache_dir, "relu-sweeps", [p for _, p in grid], sweep_point, desc="relu sweeps")
-rows = [frame_from_arrays(r, **labels, d=p["d"], b=p["batch"], eta=p["eta"])
-        for (labels, p), r in zip(grid, results, strict=True)]
-df = pd.concat(rows, ignore_index=True)
+df = sweep_frame(grid, run_sweep(cache_dir, [p for _, p in grid]))
 # one row per distinct (data, d, b, eta, iterate, estimator): the base point is in all three sweeps
 key = ["data", "d", "b", "eta", "iterate", "estimator"]
 df = df.drop_duplicates(subset=[*key, "algorithm"])

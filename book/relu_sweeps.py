@@ -64,8 +64,7 @@ from scipy import stats
 
 from sgdtails import plotting
 from sgdtails.cache import sweep
-from sgdtails.protocol import frame_from_arrays
-from sgdtails.relu import exact_params, exact_point, sweep_grid, sweep_point
+from sgdtails.relu import exact_params, exact_point, run_sweep, sweep_frame, sweep_grid
 from sgdtails.seeding import derive_seed
 
 plotting.set_theme()
@@ -74,7 +73,7 @@ HILL_FRACTION = 0.05
 grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
                   label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
                   hill_k=HILL_FRACTION)
-results = sweep(cache_dir, "relu-sweeps", [p for _, p in grid], sweep_point, desc="relu sweeps")
+results = run_sweep(cache_dir, [p for _, p in grid])
 
 exact_keys = []
 for labels, p in grid:
@@ -99,12 +98,8 @@ def lognormal_hill(sd: float, frac: float = HILL_FRACTION) -> float:
     return 1.0 / (sd * (stats.norm.pdf(z) / frac - z))
 
 
-rows = []
-for (labels, p), r in zip(grid, results, strict=True):
-    extra = exact_of(p)
-    extra["lognormal"] = lognormal_hill(float(r["log_norm_sd"]))
-    rows.append(frame_from_arrays(r, **labels, d=p["d"], b=p["batch"], eta=p["eta"], **extra))
-df = pd.concat(rows, ignore_index=True)
+df = sweep_frame(grid, results, [exact_of(p) | {"lognormal": lognormal_hill(float(r["log_norm_sd"]))}
+                                 for (_, p), r in zip(grid, results, strict=True)])
 
 # %% tags=["remove-cell"]
 SWEEPS = {"eta": r"step size $\eta$", "b": r"batch size $b$", "d": r"dimension $d$"}
@@ -222,7 +217,7 @@ k_points = [dict(algorithm=alg, setup="realizable", label_noise=0.0, d=d, batch=
                  dtype="float64", n_trajectories=0, sampler="direct",
                  seed=derive_seed(seed, "relu-noiseless-K", alg, int(k)))
             for alg in ALGO_STYLE for k in noiseless_iters]
-k_res = sweep(cache_dir, "relu-sweeps", k_points, sweep_point, desc="noiseless, K")
+k_res = run_sweep(cache_dir, k_points, desc="noiseless, K")
 kdf = pd.DataFrame([dict(algorithm=p["algorithm"], K=p["n_iters"],
                          alpha=float(r["last.hill_norm.alpha"]),
                          ci_low=float(r["last.hill_norm.ci_low"]),

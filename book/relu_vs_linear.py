@@ -59,7 +59,7 @@ from scipy import stats
 from sgdtails import plotting
 from sgdtails.cache import sweep
 from sgdtails.protocol import frame_from_arrays, linear_point
-from sgdtails.relu import sweep_grid, sweep_point
+from sgdtails.relu import run_sweep, sweep_frame, sweep_grid
 from sgdtails.seeding import derive_seed
 
 plotting.set_theme()
@@ -70,9 +70,7 @@ HILL_FRACTION = 0.05
 grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
                   label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
                   hill_k=HILL_FRACTION)
-relu_res = sweep(cache_dir, "relu-sweeps", [p for _, p in grid], sweep_point, desc="relu sweeps")
-relu = pd.concat([frame_from_arrays(r, **lab, d=p["d"], b=p["batch"], eta=p["eta"])
-                  for (lab, p), r in zip(grid, relu_res, strict=True)], ignore_index=True)
+relu = sweep_frame(grid, run_sweep(cache_dir, [p for _, p in grid]))
 
 # the linear-regression contrast on the same grid
 lin_grid = []

@@ -673,3 +673,29 @@ def sweep_grid(
                 point["seed"] = derive_seed(seed, "relu-sweep", alg, data, dd, bb, ee)
                 out.append(({"sweep": name, "x": x, "algorithm": alg, "data": data}, point))
     return out
+
+
+#: cache namespace of every sweep point: chapters asking for the same points share the entries
+SWEEP_NAMESPACE = "relu-sweeps"
+
+
+def run_sweep(cache_dir: Any, points: list[Mapping[str, Any]], *, desc: str = "relu sweeps"
+              ) -> list[dict[str, np.ndarray]]:
+    """:func:`sweep_point` at every point, each cached under :data:`SWEEP_NAMESPACE` (resumable)."""
+    from .cache import sweep
+
+    return sweep(cache_dir, SWEEP_NAMESPACE, points, sweep_point, desc=desc)
+
+
+def sweep_frame(grid: list[tuple[dict[str, Any], dict[str, Any]]], results: list[Mapping[str, Any]],
+                extras: list[Mapping[str, Any]] | None = None) -> Any:
+    """One row per estimate of every point of :func:`sweep_grid`: its labels, ``d``, ``b``, ``eta`` and
+    the protocol's estimates, plus per-point ``extras`` (a pandas DataFrame)."""
+    import pandas as pd
+
+    from .protocol import frame_from_arrays
+
+    extras = extras if extras is not None else [{}] * len(grid)
+    return pd.concat([frame_from_arrays(r, **labels, d=p["d"], b=p["batch"], eta=p["eta"], **extra)
+                      for (labels, p), r, extra in zip(grid, results, extras, strict=True)],
+                     ignore_index=True)
