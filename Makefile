@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks book
+	$(VENV)/bin/ruff check src tests benchmarks book _ext
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

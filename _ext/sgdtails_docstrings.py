@@ -1,5 +1,6 @@
-"""Sphinx extension: docstrings write norms as |x| (the papers' notation), which reStructuredText would read
-as substitution references. Escape bars outside inline literals and roles, so |w_t - w*| renders as written."""
+"""Sphinx extension: docstrings write norms as |x| (the papers' notation), which reStructuredText would
+read as substitution references. Escape bars outside inline literals and roles, so |w_t - w*| renders as
+written."""
 
 from __future__ import annotations
 
