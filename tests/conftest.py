@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sgdtails.relu import single_thread
+
 ROOT = Path(__file__).resolve().parents[1]
 
 HEADER = textwrap.dedent("""\
@@ -37,6 +39,14 @@ def write_chapter(root: Path, name: str, body: str, extra_params: str = "") -> P
     path.write_text(HEADER + "\n# %% [markdown]\n# # " + name + "\n\n" + PARAMS + extra_params
                     + "\n" + textwrap.dedent(body))
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors: one intra-op thread avoids oversubscribing shared cores (tenfold slower otherwise);
+    results do not depend on the thread count. Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with single_thread():
+        yield
 
 
 @pytest.fixture

@@ -10,13 +10,7 @@ from scipy import stats
 from sgdtails import data, fits, tailindex, theory
 from sgdtails.hsgd import default_substeps, run_hsgd
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def student_t_nu(z: np.ndarray, n_groups: int = 8) -> tuple[float, float]:

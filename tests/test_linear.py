@@ -9,13 +9,7 @@ import torch
 from sgdtails import data, linear, tailindex, theory
 from sgdtails.linear import run_sgd
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def hill_norms(res: linear.ChainResult) -> tailindex.TailIndexEstimate:

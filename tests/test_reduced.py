@@ -24,14 +24,7 @@ CPU = torch.device("cpu")
 Z_TOL = 5.0
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared small machine torch's thread pool oversubscribes the cores and
-    slows these small tensor ops tenfold; results do not depend on the thread count."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _features(g: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,6 @@ from sgdtails.relu import (
     draw_batch,
     exact_params,
     run_relu,
-    single_thread,
     sweep_point,
     variant_affine_terms,
     variant_random_matrix,
@@ -23,12 +22,7 @@ from sgdtails.relu import (
 )
 from sgdtails.seeding import derive_seed, torch_generator
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # small tensors: one intra-op thread is faster, and much faster on a shared machine
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("algorithm", ["sgd", "variant"])
