@@ -159,7 +159,7 @@ def cached(
         arrays = _as_arrays(compute())
         write_entry(path, arrays, canonical_params(params))
         _log("miss", namespace, key)
-        return {k: np.asarray(v) for k, v in arrays.items()}
+        return arrays
 
 
 def sweep(
