@@ -45,6 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sgdtails.linear import reduced as linear_reduced
+from sgdtails.linear import sgd
+
 B_ALL = (1, 2, 3, 4, 5, 10, 20)
 ETA_ALL = tuple(float(e) for e in np.linspace(0.02, 0.2, 10))
 NUM_REP = 40 * 40
@@ -142,7 +145,7 @@ def run_library(data: PeerData, b: int, eta: float, n_chains: int, *, K: int = K
     version (``a ~ N(0, I)``, ``y = a.x0 + 3 eps``) with the library's default (reduced) sampler.
     """
     from sgdtails.data import FiniteDataset, gaussian_design
-    from sgdtails.linear import run_sgd
+    from sgdtails.linear.sgd import run_sgd
 
     if online:
         problem = gaussian_design(np.ones(data.d), sigma=3.0, x_true=data.x0)
@@ -161,7 +164,7 @@ def run_library(data: PeerData, b: int, eta: float, n_chains: int, *, K: int = K
 def compare_alpha(peer_x: np.ndarray, lib_x: np.ndarray, *, n_boot: int = 200) -> dict[str, float]:
     """MMO (library estimator, common block sizes feasible for both samples) on both; z-score of the
     difference from bootstrap standard errors; the peer's own estimator for reference."""
-    from sgdtails.tailindex import mmo
+    from sgdtails.estimators.tailindex import mmo
 
     n_min = min(len(peer_x), len(lib_x))
     blocks = tuple(m for m in PEER_BLOCKS if n_min // m >= 10)
@@ -175,9 +178,8 @@ def compare_alpha(peer_x: np.ndarray, lib_x: np.ndarray, *, n_boot: int = 200) -
 
 def _register_reduced() -> None:
     """Register, in this process only, the reduced sampler if it is not wired."""
-    from sgdtails import linear, reduced
 
-    linear.GRADIENT_SAMPLERS.setdefault("reduced", reduced.linear_gradient_sampler)
+    sgd.GRADIENT_SAMPLERS.setdefault("reduced", linear_reduced.linear_gradient_sampler)
 
 
 LIBRARY_PATHS = (("offline", "direct", False), ("online-reduced", "reduced", True))

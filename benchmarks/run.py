@@ -48,7 +48,12 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sgdtails import data, hsgd, linear, reduced, relu  # noqa: E402
+from sgdtails import data  # noqa: E402
+from sgdtails.linear import hsgd, sgd  # noqa: E402
+from sgdtails.linear import reduced as linear_reduced  # noqa: E402
+from sgdtails.relu import law as relu_law  # noqa: E402
+from sgdtails.relu import reduced as relu_reduced  # noqa: E402
+from sgdtails.relu import simulate as relu_sim  # noqa: E402
 
 D = 100
 MEM_CHAINS = 100_000
@@ -99,11 +104,11 @@ RELU_ETA = 0.1
 def normals(cfg: dict) -> dict[str, int]:
     kind = cfg["kind"]
     if kind == "hsgd":
-        return reduced.normals_per_step("hsgd", d=D, batch=cfg["batch"])
+        return linear_reduced.normals_per_step("hsgd", d=D, batch=cfg["batch"])
     mode = "explicit"
     if kind == "linear" and cfg["sampler"] == "reduced":
-        mode = reduced.resolve_batch_sums("auto", cfg["batch"], _tdtype(cfg["dtype"]), cfg["device"])
-    return reduced.normals_per_step(kind, d=D, batch=cfg["batch"], batch_sums=mode, sigma=1.0,
+        mode = linear_reduced.resolve_batch_sums("auto", cfg["batch"], _tdtype(cfg["dtype"]), cfg["device"])
+    return linear_reduced.normals_per_step(kind, d=D, batch=cfg["batch"], batch_sums=mode, sigma=1.0,
                                     sampler=cfg["sampler"])
 
 
@@ -121,26 +126,26 @@ def n_chains_for(cfg: dict) -> int:
 def _ensure_registered() -> None:
     """Make ``sampler="reduced"`` of ``run_sgd`` available in this process if the library does not offer
     it yet (``relu`` loads ``sgdtails.reduced`` itself)."""
-    linear.GRADIENT_SAMPLERS.setdefault("reduced", reduced.linear_gradient_sampler)
+    sgd.GRADIENT_SAMPLERS.setdefault("reduced", linear_reduced.linear_gradient_sampler)
 
 
 def build_kernel(cfg: dict, n: int, gen: torch.Generator):
     dev, dt = torch.device(cfg["device"]), _tdtype(cfg["dtype"])
     if cfg["kind"] == "linear":
         prob = linear_problem()
-        factory = (reduced.linear_gradient_sampler if cfg["sampler"] == "reduced"
-                   else linear.direct_gradient_sampler)
+        factory = (linear_reduced.linear_gradient_sampler if cfg["sampler"] == "reduced"
+                   else sgd.direct_gradient_sampler)
         grad = factory(prob, cfg["batch"], gen, dev, dt)
         x = torch.randn(n, D, generator=gen, dtype=dt, device=dev) * 0.1
         return lambda: grad(x)
     if cfg["kind"] == "relu":
-        law = relu.DataLaw.make("realizable", D)
-        ws = relu.random_teacher(D, 1, dtype=dt, device=dev)
+        law = relu_law.DataLaw.make("realizable", D)
+        ws = relu_law.random_teacher(D, 1, dtype=dt, device=dev)
         if cfg["sampler"] == "reduced":
-            step = reduced.relu_stepper(algorithm=cfg["algorithm"], law=law, batch=cfg["batch"],
+            step = relu_reduced.relu_stepper(algorithm=cfg["algorithm"], law=law, batch=cfg["batch"],
                                         eta=RELU_ETA, w_star=ws)
         else:
-            step = relu.make_stepper("direct", algorithm=cfg["algorithm"], law=law, batch=cfg["batch"],
+            step = relu_sim.make_stepper("direct", algorithm=cfg["algorithm"], law=law, batch=cfg["batch"],
                                      eta=RELU_ETA, w_star=ws)
         z = torch.randn(n, D, generator=gen, dtype=dt, device=dev) * 0.1
         return lambda: step(z, gen)
@@ -151,14 +156,14 @@ def run_library(cfg: dict, n: int, n_iter: int, seed: int = 0):
     dev, dt = cfg["device"], _tdtype(cfg["dtype"])
     if cfg["kind"] == "linear":
         _ensure_registered()
-        return linear.run_sgd(linear_problem(), linear_gamma(cfg["batch"]), cfg["batch"], n_chains=n,
+        return sgd.run_sgd(linear_problem(), linear_gamma(cfg["batch"]), cfg["batch"], n_chains=n,
                               n_iter=n_iter, seed=seed, device=dev, dtype=dt, sampler=cfg["sampler"])
     if cfg["kind"] == "hsgd":
         return hsgd.run_hsgd(linear_problem(), 0.05, cfg["batch"], n_chains=n, n_iter=n_iter, seed=seed,
                              device=dev, dtype=dt)
-    return relu.run_relu(cfg["algorithm"], "realizable", d=D, batch=cfg["batch"], eta=RELU_ETA, n_chains=n,
-                         n_iters=n_iter, seed=seed, sampler=cfg["sampler"], device=dev, dtype=dt,
-                         n_trajectories=0)
+    return relu_sim.run_relu(cfg["algorithm"], "realizable", d=D, batch=cfg["batch"], eta=RELU_ETA,
+                             n_chains=n, n_iters=n_iter, seed=seed, sampler=cfg["sampler"], device=dev,
+                             dtype=dt, n_trajectories=0)
 
 
 def substeps(cfg: dict) -> int:

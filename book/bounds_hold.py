@@ -63,12 +63,13 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from sgdtails import data, tailindex, theory
-from sgdtails.cache import sweep
-from sgdtails.hsgd import run_hsgd
-from sgdtails.linear import run_sgd
+from sgdtails import data, theory
+from sgdtails._core.cache import sweep
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators import tailindex
+from sgdtails.linear.hsgd import run_hsgd
+from sgdtails.linear.sgd import run_sgd
 from sgdtails.plotting import save_figure, set_theme
-from sgdtails.seeding import derive_seed
 
 NAME = "bounds_hold"
 torch.set_num_threads(1)  # small tensors: one thread avoids oversubscription on shared cores
@@ -96,7 +97,7 @@ def compute(p: dict) -> dict:
     prob = make_problem(p["kind"], p["d"])
     g, b, delta = p["gamma"], p["B"], p["delta"]
     s = derive_seed(seed, NAME, p)
-    bounds = theory.hsgd_tail_bounds(prob.spectrum, g, b, delta)
+    bounds = theory.radial_index_range(prob.spectrum, g, b, delta)
     try:
         nu = (theory.hsgd_isotropic_index(float(prob.spectrum[0]), prob.d, g, b, delta)
               if p["kind"] == "iso" else math.nan)
@@ -110,7 +111,7 @@ def compute(p: dict) -> dict:
                   max_step=hsgd_max_step, seed=s + 2)
     a_s, lo_s, hi_s, div_s = hill_of(sgd)
     a_h, lo_h, hi_h, div_h = hill_of(hs)
-    return {"eta_lower": bounds.eta_lower, "eta_upper": bounds.eta_upper, "nu": nu,
+    return {"eta_lower": bounds.lower, "eta_upper": bounds.upper, "nu": nu,
             "kesten": kes.alpha, "kesten_se": kes.se, "sgd": a_s, "sgd_lo": lo_s, "sgd_hi": hi_s,
             "sgd_diverged": div_s, "hsgd": a_h, "hsgd_lo": lo_h, "hsgd_hi": hi_h,
             "hsgd_diverged": div_h, "gamma_tilde": bounds.gamma_threshold}

@@ -71,8 +71,9 @@ from matplotlib.ticker import NullFormatter
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails import tailindex as ti
-from sgdtails.seeding import derive_seed
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators import accuracy
+from sgdtails.estimators import tailindex as ti
 
 plotting.set_theme()
 NAME = "estimators"
@@ -100,9 +101,9 @@ def set_n_axis(ax):
 
 # %%
 samples = {
-    "student_t": ti.sample_law("student_t", hill_plot_nu, plot_n,
+    "student_t": accuracy.sample_law("student_t", hill_plot_nu, plot_n,
                                seed=derive_seed(seed, NAME, "hill-plot", "student_t")),
-    "stable": ti.sample_law("stable", hill_plot_stable_alpha, plot_n,
+    "stable": accuracy.sample_law("stable", hill_plot_stable_alpha, plot_n,
                             seed=derive_seed(seed, NAME, "hill-plot", "stable")),
 }
 truth = {"student_t": hill_plot_nu, "stable": hill_plot_stable_alpha}
@@ -177,10 +178,10 @@ cells = ([("pareto", a) for a in alphas] + [("student_t", a) for a in alphas]
 frames = []
 for law, alpha in cells:
     for n in sample_sizes:
-        frames.append(ti.estimator_accuracy(law, alpha, n, n_reps, seed=seed, n_dbs=n_dbs,
+        frames.append(accuracy.estimator_accuracy(law, alpha, n, n_reps, seed=seed, n_dbs=n_dbs,
                                             cache_dir=cache_dir))
 acc = pd.concat(frames, ignore_index=True)
-summary = ti.summarize_accuracy(acc)
+summary = accuracy.summarize_accuracy(acc)
 glue("acc_n_reps", n_reps, display=False)
 glue("acc_alpha_min", min(alphas), display=False)
 glue("acc_alpha_max", max(alphas), display=False)
@@ -366,7 +367,7 @@ rows = []
 pl_cases = [("pareto", 1.5), ("student_t", 1.5), ("student_t", 3.0), ("student_t", 5.0),
             ("stable", 1.5)]
 for law, alpha in pl_cases:
-    x = ti.sample_law(law, alpha, powerlaw_n, seed=derive_seed(seed, NAME, "powerlaw", law, alpha))
+    x = accuracy.sample_law(law, alpha, powerlaw_n, seed=derive_seed(seed, NAME, "powerlaw", law, alpha))
     est = ti.hill(x, n_boot=0, n_dbs=n_dbs, seed=derive_seed(seed, NAME, "powerlaw-hill", law))
     ax_ = np.sort(np.abs(x))[::-1]
     with warnings.catch_warnings():

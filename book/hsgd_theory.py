@@ -51,11 +51,12 @@ import torch
 from myst_nb import glue
 from scipy import stats
 
-from sgdtails import data, fits, theory
-from sgdtails.cache import cached
-from sgdtails.hsgd import run_hsgd
+from sgdtails import data, theory
+from sgdtails._core.cache import cached
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators import fits
+from sgdtails.linear.hsgd import run_hsgd
 from sgdtails.plotting import plot_ccdf, save_figure, set_theme
-from sgdtails.seeding import derive_seed
 
 NAME = "hsgd_theory"
 torch.set_num_threads(1)  # small tensors: one thread avoids oversubscription on shared cores
@@ -123,7 +124,7 @@ set_theme()
 #
 # In $t = 1/s$, $\varphi = (2B/\gamma - \operatorname{tr}\Sigma)\,t + (2B\delta/\gamma)\,t^2$ is convex,
 # so the maximum is at an end point and the minimum at an end point or at the vertex; the library
-# (`theory.hsgd_tail_bounds`) optimises it exactly on the interval. Both coefficients are $\ge 0$ when
+# (`theory.radial_index_range`) optimises it exactly on the interval. Both coefficients are $\ge 0$ when
 #
 # $$
 # \gamma \le \tilde\gamma := \frac{2B}{\operatorname{tr}\Sigma},
@@ -170,9 +171,9 @@ for frac in fracs:
     g = frac * g_tilde
     ax.plot(s_grid, 2 + theory.hsgd_phi(s_grid, lam, g, 1, pl_delta),
             label=rf"$\gamma = {frac:g}\,\tilde\gamma$")
-    b = theory.hsgd_tail_bounds(lam, g, 1, pl_delta)
-    ax.plot([b.s_at_lower, b.s_at_upper], [b.eta_lower, b.eta_upper], "k.", ms=6)
-    bound_rows.append({"gamma / gamma~": frac, "eta_*": b.eta_lower, "eta^*": b.eta_upper,
+    b = theory.radial_index_range(lam, g, 1, pl_delta)
+    ax.plot([b.s_at_lower, b.s_at_upper], [b.lower, b.upper], "k.", ms=6)
+    bound_rows.append({"gamma / gamma~": frac, "eta_*": b.lower, "eta^*": b.upper,
                        "s at eta_*": b.s_at_lower, "phi monotone": b.monotone})
 ax.set_xscale("log")
 ax.axhline(0, color="0.5", lw=0.8)

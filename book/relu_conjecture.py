@@ -48,7 +48,7 @@ import numpy as np
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails.relu import run_sweep, sweep_frame, sweep_grid
+from sgdtails.experiments.relu_points import run_sweep, sweep_frame, sweep_grid
 
 plotting.set_theme()
 NAME = "relu_conjecture"

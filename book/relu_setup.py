@@ -112,10 +112,10 @@ import pandas as pd
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails.cache import sweep
-from sgdtails.protocol import frame_from_arrays
-from sgdtails.relu import sweep_point
-from sgdtails.seeding import derive_seed
+from sgdtails._core.cache import sweep
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators.protocol import frame_from_arrays
+from sgdtails.experiments.relu_points import sweep_point
 
 plotting.set_theme()
 NAME = "relu_setup"

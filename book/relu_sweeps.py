@@ -63,9 +63,9 @@ from myst_nb import glue
 from scipy import stats
 
 from sgdtails import plotting
-from sgdtails.cache import sweep
-from sgdtails.relu import exact_params, exact_point, run_sweep, sweep_frame, sweep_grid
-from sgdtails.seeding import derive_seed
+from sgdtails._core.cache import sweep
+from sgdtails._core.seeding import derive_seed
+from sgdtails.experiments.relu_points import exact_params, exact_point, run_sweep, sweep_frame, sweep_grid
 
 plotting.set_theme()
 NAME = "relu_sweeps"

@@ -57,10 +57,10 @@ from myst_nb import glue
 from scipy import stats
 
 from sgdtails import plotting
-from sgdtails.cache import sweep
-from sgdtails.protocol import frame_from_arrays, linear_point
-from sgdtails.relu import run_sweep, sweep_frame, sweep_grid
-from sgdtails.seeding import derive_seed
+from sgdtails._core.cache import sweep
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators.protocol import frame_from_arrays
+from sgdtails.experiments.relu_points import linear_point, run_sweep, sweep_frame, sweep_grid
 
 plotting.set_theme()
 NAME = "relu_vs_linear"

@@ -37,8 +37,8 @@ from pathlib import Path
 import pandas as pd
 from myst_nb import glue
 
-from sgdtails.environment import describe
-from sgdtails.pipeline import load_summaries
+from sgdtails.runner.environment import describe
+from sgdtails.runner.pipeline import load_summaries
 
 env = describe()
 reports_dir = Path(cache_dir).parent / "reports"

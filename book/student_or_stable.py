@@ -56,11 +56,12 @@ import torch
 from myst_nb import glue
 from scipy import stats
 
-from sgdtails import data, fits, theory
-from sgdtails.cache import cached
-from sgdtails.linear import run_sgd
+from sgdtails import data, theory
+from sgdtails._core.cache import cached
+from sgdtails._core.seeding import derive_seed, numpy_rng
+from sgdtails.estimators import fits
+from sgdtails.linear.sgd import run_sgd
 from sgdtails.plotting import plot_ccdf, save_figure, set_theme
-from sgdtails.seeding import derive_seed, numpy_rng
 
 NAME = "student_or_stable"
 torch.set_num_threads(1)  # small tensors: one thread avoids oversubscription on shared cores
@@ -100,13 +101,13 @@ for name, spec in sets.items():
     sfit = fits.alpha_stable(sub)
     ks_t = fits.ks_test(sub, tfit, n_boot=n_boot, seed=derive_seed(seed, NAME, name, "ks-t"))
     ks_s = fits.ks_test(sub, sfit, n_boot=n_boot, seed=derive_seed(seed, NAME, name, "ks-s"))
-    b = theory.hsgd_tail_bounds(prob.spectrum, spec["gamma"], spec["B"], spec["delta"])
+    b = theory.radial_index_range(prob.spectrum, spec["gamma"], spec["B"], spec["delta"])
     kes = theory.sgd_tail_index(prob, spec["gamma"], spec["B"], spec["delta"],
                                 seed=derive_seed(seed, NAME, name, "kesten"), n_walkers=kesten_walkers,
                                 n_steps=100, burn_in=25, alpha_bracket=(0.01, 40.0))
     results[name] = dict(x=x, sub=sub, tfit=tfit, sfit=sfit, bounds=b)
     rows.append({"data set": name, "d": prob.d, "gamma": spec["gamma"], "B": spec["B"],
-                 "delta": spec["delta"], "eta_*": b.eta_lower, "eta^*": b.eta_upper,
+                 "delta": spec["delta"], "eta_*": b.lower, "eta^*": b.upper,
                  "SGD alpha (Kesten)": kes.alpha, "Student-t nu": tfit.nu,
                  "stable alpha": sfit.alpha, "KS D (t)": ks_t.statistic,
                  "KS p (t)": ks_t.pvalue, "KS D (stable)": ks_s.statistic,
@@ -141,7 +142,7 @@ for i, (name, r) in enumerate(results.items()):
     plot_ccdf(r["x"], ax=ax, color="k", label="SGD iterates")
     xs = np.geomspace(np.quantile(np.abs(r["x"]), 0.05), np.abs(r["x"]).max(), 200)
     b = r["bounds"]
-    for nu, ls, lab in ((b.eta_lower, "--", r"$\nu=\eta_*$"), (b.eta_upper, ":", r"$\nu=\eta^*$")):
+    for nu, ls, lab in ((b.lower, "--", r"$\nu=\eta_*$"), (b.upper, ":", r"$\nu=\eta^*$")):
         if nu > 0:
             sc = stats.t.fit(r["sub"], f0=nu, floc=0)[2]
             ax.loglog(xs, 2 * stats.t.sf(xs, nu, scale=sc), ls, color="C3",

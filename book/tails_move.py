@@ -53,11 +53,12 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from sgdtails import data, tailindex, theory
-from sgdtails.cache import sweep
-from sgdtails.linear import run_sgd
+from sgdtails import data, theory
+from sgdtails._core.cache import sweep
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators import tailindex
+from sgdtails.linear.sgd import run_sgd
 from sgdtails.plotting import plot_ccdf, save_figure, set_theme
-from sgdtails.seeding import derive_seed
 
 NAME = "tails_move"
 torch.set_num_threads(1)  # small tensors: one thread avoids oversubscription on shared cores

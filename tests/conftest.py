@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sgdtails.relu import single_thread
+from sgdtails._core.threads import single_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def mini_book(tmp_path: Path) -> Path:
     (root / "book" / "intro.md").write_text("# Intro\n")
     write_chapter(root, "alpha", """
         # %%
-        from sgdtails.cache import cached
+        from sgdtails._core.cache import cached
         out = cached(cache_dir, "alpha", {"n": n, "seed": seed}, lambda: {"n": n * 2})
         print(int(out["n"]))
     """, extra_params="n = 3\nrate = 0.5\nnames = ['a']\n")

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from bs4 import BeautifulSoup
 
-from sgdtails.profiles import load_config, toc_files
+from sgdtails.runner.profiles import load_config, toc_files
 from tests.conftest import copy_book
 
 pytestmark = pytest.mark.smoke

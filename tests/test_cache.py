@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sgdtails import cache
+from sgdtails._core import cache
 
 
 def test_key_depends_on_params_seed_and_version():
@@ -117,7 +117,7 @@ def test_sweep_logs_hits_and_misses(tmp_path, monkeypatch):
 
 SWEEP_SCRIPT = textwrap.dedent("""
     import sys, time
-    from sgdtails.cache import sweep
+    from sgdtails._core.cache import sweep
     def compute(p):
         time.sleep(0.4)
         return {"y": p["i"] * 10}

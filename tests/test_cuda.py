@@ -10,7 +10,12 @@ import pytest
 import torch
 from scipy import stats
 
-from sgdtails import data, hsgd, linear, reduced, relu
+from sgdtails import data
+from sgdtails.linear import hsgd, sgd
+from sgdtails.linear import reduced as linear_reduced
+from sgdtails.relu import law as relu_law
+from sgdtails.relu import reduced as relu_reduced
+from sgdtails.relu import simulate as relu_sim
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="CUDA is not available on this machine (no GPU or CPU-only torch)")
@@ -38,7 +43,7 @@ class _NoSync:
 def test_linear_reduced_kernel_stays_on_device(batch: int, sigma: float) -> None:
     prob = data.power_law(50, exponent=1.0, sigma=sigma, x_true="random", seed=1)
     gen = _cuda_gen(0)
-    grad = reduced.linear_gradient_sampler(prob, batch, gen, CUDA, torch.float32)
+    grad = linear_reduced.linear_gradient_sampler(prob, batch, gen, CUDA, torch.float32)
     x = torch.zeros(4096, 50, device=CUDA)
     with _NoSync():
         for _ in range(5):
@@ -51,9 +56,9 @@ def test_linear_reduced_kernel_stays_on_device(batch: int, sigma: float) -> None
                                               ("binary", 0.0, 0.1)])
 def test_relu_reduced_kernel_stays_on_device(algorithm: str, setup: str, noise: float, flip: float
                                              ) -> None:
-    law = relu.DataLaw.make(setup, 30, noise, flip)
-    ws = relu.random_teacher(30, 1, device=CUDA, dtype=torch.float32)
-    step = reduced.relu_stepper(algorithm=algorithm, law=law, batch=4, eta=0.2, w_star=ws)
+    law = relu_law.DataLaw.make(setup, 30, noise, flip)
+    ws = relu_law.random_teacher(30, 1, device=CUDA, dtype=torch.float32)
+    step = relu_reduced.relu_stepper(algorithm=algorithm, law=law, batch=4, eta=0.2, w_star=ws)
     z = torch.randn(4096, 30, device=CUDA, generator=_cuda_gen(1)) / 30**0.5
     gen = _cuda_gen(2)
     with _NoSync():
@@ -66,7 +71,7 @@ def test_relu_reduced_kernel_stays_on_device(algorithm: str, setup: str, noise: 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_run_sgd_on_cuda(sampler: str, dtype: torch.dtype) -> None:
     prob = data.isotropic(20, sigma=1.0)
-    res = linear.run_sgd(prob, 0.1, 4, n_chains=2000, n_iter=50, average=True, seed=3, device="cuda",
+    res = sgd.run_sgd(prob, 0.1, 4, n_chains=2000, n_iter=50, average=True, seed=3, device="cuda",
                          dtype=dtype, sampler=sampler)
     assert isinstance(res.final, np.ndarray) and res.final.shape == (2000, 20)
     assert np.isfinite(res.final).all() and res.n_diverged == 0
@@ -75,10 +80,10 @@ def test_run_sgd_on_cuda(sampler: str, dtype: torch.dtype) -> None:
 def test_run_sgd_offline_on_cuda() -> None:
     rng = np.random.default_rng(0)
     finite = data.FiniteDataset(features=rng.standard_normal((300, 8)), targets=rng.standard_normal(300))
-    res = linear.run_sgd(finite, 0.1, 3, n_chains=500, n_iter=30, seed=1, device="cuda")
+    res = sgd.run_sgd(finite, 0.1, 3, n_chains=500, n_iter=30, seed=1, device="cuda")
     assert np.isfinite(res.final).all()
     with pytest.raises(ValueError, match="sampler"):
-        linear.run_sgd(finite, 0.1, 3, n_chains=10, n_iter=3, seed=1, device="cuda", sampler="reduced")
+        sgd.run_sgd(finite, 0.1, 3, n_chains=10, n_iter=3, seed=1, device="cuda", sampler="reduced")
 
 
 def test_run_hsgd_on_cuda() -> None:
@@ -90,7 +95,7 @@ def test_run_hsgd_on_cuda() -> None:
 @pytest.mark.parametrize("algorithm", ["sgd", "variant"])
 @pytest.mark.parametrize("sampler", ["direct", "reduced", "auto"])
 def test_run_relu_on_cuda(algorithm: str, sampler: str) -> None:
-    res = relu.run_relu(algorithm, "binary", d=20, batch=4, eta=0.2, n_chains=2000, n_iters=40,
+    res = relu_sim.run_relu(algorithm, "binary", d=20, batch=4, eta=0.2, n_chains=2000, n_iters=40,
                         flip_prob=0.1, seed=2, sampler=sampler, device="cuda")
     assert res.last.shape == (2000, 20) and np.isfinite(res.last).all()
 
@@ -99,7 +104,7 @@ def test_cuda_reduced_matches_cpu_direct_in_law() -> None:
     """Final iterates of a short run: reduced on the GPU versus direct on the CPU (KS, p > 1e-3)."""
     prob = data.gaussian_design(np.linspace(1.0, 0.5, 10), sigma=1.0, x_true="random", seed=2)
     kw = {"n_chains": 8000, "n_iter": 40, "dtype": torch.float64}
-    a = linear.run_sgd(prob, 0.3, 3, seed=1, device="cuda", sampler="reduced", **kw).centered()
-    b = linear.run_sgd(prob, 0.3, 3, seed=2, device="cpu", sampler="direct", **kw).centered()
+    a = sgd.run_sgd(prob, 0.3, 3, seed=1, device="cuda", sampler="reduced", **kw).centered()
+    b = sgd.run_sgd(prob, 0.3, 3, seed=2, device="cpu", sampler="direct", **kw).centered()
     for fa, fb in ((np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)), (a[:, 0], b[:, 0])):
         assert stats.ks_2samp(fa, fb).pvalue > 1e-3

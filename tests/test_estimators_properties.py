@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgdtails import tailindex as ti
+from sgdtails.estimators import tailindex as ti
 
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from sgdtails import fits
+from sgdtails.estimators import fits
 
 
 def rng(seed: int) -> np.random.Generator:

@@ -7,8 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
-from sgdtails import data, fits, tailindex, theory
-from sgdtails.hsgd import default_substeps, run_hsgd
+from sgdtails import data, theory
+from sgdtails.estimators import fits, tailindex
+from sgdtails.linear.hsgd import default_substeps, run_hsgd
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,12 +50,12 @@ def test_isotropic_scale_and_delta():
 def test_anisotropic_estimate_within_bounds(d, frac, b, delta):
     prob = data.power_law(d, exponent=1.0, x_true="random", seed=2)
     gamma = frac * theory.lr_threshold(prob.spectrum, b)
-    bounds = theory.hsgd_tail_bounds(prob.spectrum, gamma, b, delta)
+    bounds = theory.radial_index_range(prob.spectrum, gamma, b, delta)
     res = run_hsgd(prob, gamma, b, delta=delta, n_chains=20000, n_iter=120, seed=3)
     assert res.n_diverged == 0
     norms = np.linalg.norm(res.centered(), axis=1)
     est = tailindex.hill(norms, seed=0, n_boot=100)
-    assert bounds.eta_lower - 4 * est.se <= est.alpha <= bounds.eta_upper + 4 * est.se, (
+    assert bounds.lower - 4 * est.se <= est.alpha <= bounds.upper + 4 * est.se, (
         est, bounds)
 
 

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from sgdtails import data, linear, tailindex, theory
-from sgdtails.linear import run_sgd
+from sgdtails import data, theory
+from sgdtails.estimators import tailindex
+from sgdtails.linear import sgd
+from sgdtails.linear.sgd import run_sgd
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def hill_norms(res: linear.ChainResult) -> tailindex.TailIndexEstimate:
+def hill_norms(res: sgd.ChainResult) -> tailindex.TailIndexEstimate:
     """Hill on the norms with k = 1 % of n. The double bootstrap picks k ~ 10-15 % of n here, where
     Hill's second-order bias on these Kesten tails (~ -0.1, measured at n = 1e5) exceeds its
     bootstrap se; at k = n/100 the bias is below the se (z-scores over seeds look N(0, 1))."""
@@ -86,7 +88,7 @@ def test_gradient_sampler_registry_is_swappable(monkeypatch):
     calls = []
 
     def counting(problem, b, gen, device, dtype):
-        inner = linear.direct_gradient_sampler(problem, b, gen, device, dtype)
+        inner = sgd.direct_gradient_sampler(problem, b, gen, device, dtype)
 
         def g(x):
             calls.append(x.shape)
@@ -94,7 +96,7 @@ def test_gradient_sampler_registry_is_swappable(monkeypatch):
 
         return g
 
-    monkeypatch.setitem(linear.GRADIENT_SAMPLERS, "reduced", counting)
+    monkeypatch.setitem(sgd.GRADIENT_SAMPLERS, "reduced", counting)
     prob = data.isotropic(2)
     a = run_sgd(prob, 0.3, 1, n_chains=5, n_iter=4, seed=0)  # auto -> "reduced" when online
     assert len(calls) == 4 and a.method == "sgd-online-reduced"

@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from sgdtails.pipeline import NotebookFailed, format_summary, run
+from sgdtails.runner.pipeline import NotebookFailed, format_summary, run
 from tests.conftest import write_chapter
 
 
@@ -86,7 +86,7 @@ def test_cli_exit_codes_and_messages(mini_book):
 SLOW_CHAPTER = """
 # %%
 import time
-from sgdtails.cache import sweep
+from sgdtails._core.cache import sweep
 def compute(p):
     time.sleep(0.5)
     return {"y": p["i"]}

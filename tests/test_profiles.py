@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sgdtails.profiles import ConfigError, check_profile, load_config
+from sgdtails.runner.profiles import ConfigError, check_profile, load_config
 
 
 def test_valid_config_loads(mini_book):

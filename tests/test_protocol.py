@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sgdtails.protocol import ESTIMATORS, frame_from_arrays, measure_tail_index
+from sgdtails.estimators.protocol import ESTIMATORS, frame_from_arrays, measure_tail_index
 
 
 def _student(nu: float, n: int, d: int, seed: int) -> np.ndarray:

@@ -17,8 +17,14 @@ import pytest
 import torch
 from scipy import stats
 
-from sgdtails import data, reduced, relu, tailindex
-from sgdtails.linear import direct_gradient_sampler
+from sgdtails import data
+from sgdtails._core import blocks
+from sgdtails.estimators import tailindex
+from sgdtails.linear import reduced as linear_reduced
+from sgdtails.linear.sgd import direct_gradient_sampler
+from sgdtails.relu import law as relu_law
+from sgdtails.relu import reduced as relu_reduced
+from sgdtails.relu import simulate as relu_sim
 
 CPU = torch.device("cpu")
 Z_TOL = 5.0
@@ -61,7 +67,7 @@ def test_linear_one_step_moments(batch: int, batch_sums: str, state: str) -> Non
     x0 = PROBLEM.x_true if STATES[state] is None else STATES[state]
     x = torch.tensor(x0, dtype=torch.float64).expand(n, 4).clone()
     gd = direct_gradient_sampler(PROBLEM, batch, _gen(1), CPU, torch.float64)(x)
-    gr = reduced.linear_reduced_gradient(x, _gen(2), spectrum=PROBLEM.spectrum, batch=batch,
+    gr = linear_reduced.linear_reduced_gradient(x, _gen(2), spectrum=PROBLEM.spectrum, batch=batch,
                                          x_true=PROBLEM.x_true, sigma=PROBLEM.sigma,
                                          batch_sums=batch_sums)
     assert _max_z(gd, gr) < Z_TOL
@@ -72,7 +78,7 @@ def test_linear_moment_check_has_power() -> None:
     n = 60_000
     x = torch.tensor(PROBLEM.x_true, dtype=torch.float64).expand(n, 4).clone()
     gd = direct_gradient_sampler(PROBLEM, 3, _gen(1), CPU, torch.float64)(x)
-    gr = reduced.linear_reduced_gradient(x, _gen(2), spectrum=PROBLEM.spectrum, batch=3,
+    gr = linear_reduced.linear_reduced_gradient(x, _gen(2), spectrum=PROBLEM.spectrum, batch=3,
                                          x_true=PROBLEM.x_true, sigma=1.15 * PROBLEM.sigma)
     assert _max_z(gd, gr) > 2 * Z_TOL
 
@@ -86,7 +92,7 @@ def test_linear_noiseless_collapse_keeps_law(dtype: torch.dtype, scale: float) -
     x = (scale * torch.tensor([0.3, -1.0, 0.5, 2.0], dtype=dtype)).expand(n, 4).clone()
     gd = direct_gradient_sampler(prob, 3, _gen(1), CPU, dtype)(x).double() / scale
     for mode in ("explicit", "wishart"):
-        gr = reduced.linear_reduced_gradient(x, _gen(2), spectrum=prob.spectrum, batch=3, sigma=0.0,
+        gr = linear_reduced.linear_reduced_gradient(x, _gen(2), spectrum=prob.spectrum, batch=3, sigma=0.0,
                                              batch_sums=mode).double() / scale
         assert torch.isfinite(gr).all()
         assert _max_z(gd, gr) < Z_TOL
@@ -96,8 +102,8 @@ def test_linear_step_matches_sgd_update() -> None:
     """``linear_reduced_step`` is ``x - gamma (g + delta x)`` with the reduced gradient ``g``."""
     x = torch.randn(50, 4, generator=_gen(0), dtype=torch.float64)
     kw = {"spectrum": PROBLEM.spectrum, "batch": 3, "x_true": PROBLEM.x_true, "sigma": 0.7}
-    g = reduced.linear_reduced_gradient(x, _gen(5), **kw)
-    step = reduced.linear_reduced_step(x, _gen(5), gamma=0.3, delta=0.1, **kw)
+    g = linear_reduced.linear_reduced_gradient(x, _gen(5), **kw)
+    step = linear_reduced.linear_reduced_step(x, _gen(5), gamma=0.3, delta=0.1, **kw)
     torch.testing.assert_close(step, x - 0.3 * (g + 0.1 * x))
 
 
@@ -126,13 +132,13 @@ RELU_STATES = [(*case, state) for case in RELU_CASES for state in ("generic", "p
 def test_relu_one_step_moments(algorithm: str, setup: str, label_noise: float, flip_prob: float,
                                state: str) -> None:
     n, d = 50_000, 4
-    law = relu.DataLaw.make(setup, d, label_noise, flip_prob)
+    law = relu_law.DataLaw.make(setup, d, label_noise, flip_prob)
     for dtype in (torch.float64, torch.float32) if state == "tiny" else (torch.float64,):
         z = _relu_state(state, setup).to(dtype).expand(n, d).clone()
         scale = 1e-30 if state == "tiny" else 1.0
         w = W_STAR.to(dtype)
-        direct = relu.make_stepper("direct", algorithm=algorithm, law=law, batch=3, eta=0.3, w_star=w)
-        red = reduced.relu_stepper(algorithm=algorithm, law=law, batch=3, eta=0.3, w_star=w)
+        direct = relu_sim.make_stepper("direct", algorithm=algorithm, law=law, batch=3, eta=0.3, w_star=w)
+        red = relu_reduced.relu_stepper(algorithm=algorithm, law=law, batch=3, eta=0.3, w_star=w)
         dd = (direct(z, _gen(1)) - z).double() / scale
         dr = (red(z, _gen(2)) - z).double() / scale
         assert torch.isfinite(dr).all()
@@ -144,10 +150,10 @@ def test_relu_one_step_moments(algorithm: str, setup: str, label_noise: float, f
 def test_relu_one_step_moments_low_dimension(d: int, algorithm: str) -> None:
     n = 50_000
     ws = torch.ones(d, dtype=torch.float64) / math.sqrt(d)
-    law = relu.DataLaw.make("realizable", d, 0.3)
+    law = relu_law.DataLaw.make("realizable", d, 0.3)
     z = (0.7 * torch.arange(1, d + 1, dtype=torch.float64) - 0.3).expand(n, d).clone()
-    direct = relu.make_stepper("direct", algorithm=algorithm, law=law, batch=2, eta=0.3, w_star=ws)
-    red = reduced.relu_stepper(algorithm=algorithm, law=law, batch=2, eta=0.3, w_star=ws)
+    direct = relu_sim.make_stepper("direct", algorithm=algorithm, law=law, batch=2, eta=0.3, w_star=ws)
+    red = relu_reduced.relu_stepper(algorithm=algorithm, law=law, batch=2, eta=0.3, w_star=ws)
     assert _max_z(direct(z, _gen(1)) - z, red(z, _gen(2)) - z) < Z_TOL
 
 
@@ -155,9 +161,10 @@ def test_relu_fixed_points_stay_fixed() -> None:
     """z = 0 is a fixed point of noiseless realizable data (both algorithms) and of binary SGD."""
     z = torch.zeros(100, 4, dtype=torch.float64)
     for setup, algs in (("realizable", ("sgd", "variant")), ("binary", ("sgd",))):
-        law = relu.DataLaw.make(setup, 4)
+        law = relu_law.DataLaw.make(setup, 4)
         for alg in algs:
-            out = reduced.relu_stepper(algorithm=alg, law=law, batch=3, eta=0.3, w_star=W_STAR)(z, _gen(0))
+            step = relu_reduced.relu_stepper(algorithm=alg, law=law, batch=3, eta=0.3, w_star=W_STAR)
+            out = step(z, _gen(0))
             assert torch.equal(out, z)
 
 
@@ -165,9 +172,9 @@ def test_orthonormal_fallback() -> None:
     for d in (2, 3, 17):
         u = torch.randn(d, generator=_gen(d), dtype=torch.float64)
         u /= u.norm()
-        f = reduced.orthonormal_fallback(u)
+        f = relu_reduced.orthonormal_fallback(u)
         assert abs(float(f @ u)) < 1e-14 and abs(float(f.norm()) - 1) < 1e-14
-    assert reduced.orthonormal_fallback(torch.ones(1)) is None
+    assert relu_reduced.orthonormal_fallback(torch.ones(1)) is None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -175,9 +182,9 @@ def test_orthonormal_fallback() -> None:
 # --------------------------------------------------------------------------------------------------
 def _run_linear(sampler: str, problem: data.GaussianDesign, *, gamma: float, batch: int, delta: float,
                 n: int, n_iter: int, seed: int, dtype: torch.dtype = torch.float64) -> np.ndarray:
-    """The SGD recursion of ``linear.run_sgd`` with the named gradient sampler (final iterates - x*)."""
+    """The SGD recursion of ``sgd.run_sgd`` with the named gradient sampler (final iterates - x*)."""
     gen = _gen(seed)
-    factory = reduced.linear_gradient_sampler if sampler == "reduced" else direct_gradient_sampler
+    factory = linear_reduced.linear_gradient_sampler if sampler == "reduced" else direct_gradient_sampler
     grad = factory(problem, batch, gen, CPU, dtype)
     x_star = torch.as_tensor(problem.x_star(delta), dtype=dtype)
     x = x_star.expand(n, problem.d).clone()
@@ -186,13 +193,13 @@ def _run_linear(sampler: str, problem: data.GaussianDesign, *, gamma: float, bat
     return (x - x_star).double().numpy()
 
 
-def _run_relu(sampler: str, *, algorithm: str, law: relu.DataLaw, batch: int, eta: float, n: int,
+def _run_relu(sampler: str, *, algorithm: str, law: relu_law.DataLaw, batch: int, eta: float, n: int,
               n_iter: int, seed: int, dtype: torch.dtype = torch.float64) -> np.ndarray:
-    ws = relu.random_teacher(law.d, 11, dtype=dtype)
+    ws = relu_law.random_teacher(law.d, 11, dtype=dtype)
     if sampler == "reduced":
-        step = reduced.relu_stepper(algorithm=algorithm, law=law, batch=batch, eta=eta, w_star=ws)
+        step = relu_reduced.relu_stepper(algorithm=algorithm, law=law, batch=batch, eta=eta, w_star=ws)
     else:
-        step = relu.make_stepper("direct", algorithm=algorithm, law=law, batch=batch, eta=eta, w_star=ws)
+        step = relu_sim.make_stepper("direct", algorithm=algorithm, law=law, batch=batch, eta=eta, w_star=ws)
     gen = _gen(seed)
     z = torch.randn(n, law.d, generator=_gen(seed + 1), dtype=dtype) / math.sqrt(law.d)
     for _ in range(n_iter):
@@ -241,7 +248,7 @@ RELU_RUN = {"batch": 2, "eta": 0.6, "n": 8_000, "n_iter": 40}
 
 @pytest.mark.parametrize("algorithm", ["sgd", "variant"])
 def test_relu_short_runs_same_law_and_tail_index(algorithm: str) -> None:
-    law = relu.DataLaw.make("binary", 6, flip_prob=0.1)
+    law = relu_law.DataLaw.make("binary", 6, flip_prob=0.1)
     a = _run_relu("direct", algorithm=algorithm, law=law, seed=1, **RELU_RUN)
     b = _run_relu("reduced", algorithm=algorithm, law=law, seed=2, **RELU_RUN)
     _ks_ok(a, b)
@@ -249,7 +256,7 @@ def test_relu_short_runs_same_law_and_tail_index(algorithm: str) -> None:
 
 
 def test_relu_reduced_float32_matches_float64() -> None:
-    law = relu.DataLaw.make("realizable", 6, label_noise=0.5)
+    law = relu_law.DataLaw.make("realizable", 6, label_noise=0.5)
     a = _run_relu("reduced", algorithm="variant", law=law, seed=3, dtype=torch.float64, **RELU_RUN)
     b = _run_relu("reduced", algorithm="variant", law=law, seed=4, dtype=torch.float32, **RELU_RUN)
     _ks_ok(a, b)
@@ -262,32 +269,32 @@ def test_relu_reduced_float32_matches_float64() -> None:
 def test_reduced_refuses_where_not_exact() -> None:
     finite = data.FiniteDataset(features=np.eye(5, 3), targets=np.arange(5.0))
     with pytest.raises(ValueError, match="sampler"):
-        reduced.linear_gradient_sampler(finite, 2, _gen(0), CPU, torch.float32)
-    assert reduced.linear_reduced_why_not(PROBLEM) is None
-    law = relu.DataLaw.make("realizable", 4, input_law="student_t")
+        linear_reduced.linear_gradient_sampler(finite, 2, _gen(0), CPU, torch.float32)
+    assert linear_reduced.linear_reduced_why_not(PROBLEM) is None
+    law = relu_law.DataLaw.make("realizable", 4, input_law="student_t")
     with pytest.raises(ValueError, match="sampler.*Gaussian inputs"):
-        reduced.relu_stepper(algorithm="sgd", law=law, batch=2, eta=0.1, w_star=W_STAR)
-    assert reduced.relu_reduced_why_not(relu.DataLaw.make("binary", 4)) is None
+        relu_reduced.relu_stepper(algorithm="sgd", law=law, batch=2, eta=0.1, w_star=W_STAR)
+    assert relu_reduced.relu_reduced_why_not(relu_law.DataLaw.make("binary", 4)) is None
     with pytest.raises(ValueError, match="batch_sums"):
-        reduced.resolve_batch_sums("bogus", 3, torch.float32)
+        linear_reduced.resolve_batch_sums("bogus", 3, torch.float32)
 
 
 def test_normals_per_step() -> None:
-    assert reduced.normals_per_step("linear", d=100, batch=10)["normal"] == 120
-    assert reduced.normals_per_step("linear", d=100, batch=10, sampler="direct")["normal"] == 1010
-    assert reduced.normals_per_step("linear", d=100, batch=10, batch_sums="wishart") == {
+    assert linear_reduced.normals_per_step("linear", d=100, batch=10)["normal"] == 120
+    assert linear_reduced.normals_per_step("linear", d=100, batch=10, sampler="direct")["normal"] == 1010
+    assert linear_reduced.normals_per_step("linear", d=100, batch=10, batch_sums="wishart") == {
         "normal": 101, "gamma": 2, "uniform": 0}
-    assert reduced.normals_per_step("relu", d=100, batch=10)["normal"] == 120
-    assert reduced.normals_per_step("relu", d=100, batch=10, sampler="direct")["normal"] == 1000
+    assert linear_reduced.normals_per_step("relu", d=100, batch=10)["normal"] == 120
+    assert linear_reduced.normals_per_step("relu", d=100, batch=10, sampler="direct")["normal"] == 1000
 
 
 def test_blocks_do_not_change_shapes_or_reuse_state() -> None:
     """Many CPU blocks (N > block size): every chain is updated once, and repeated calls differ."""
     d = 300
-    n = 3 * reduced.block_chains(d) + 7
+    n = 3 * blocks.block_chains(d) + 7
     prob = data.isotropic(d, sigma=1.0)
     gen = _gen(0)
-    grad = reduced.linear_gradient_sampler(prob, 4, gen, CPU, torch.float32)
+    grad = linear_reduced.linear_gradient_sampler(prob, 4, gen, CPU, torch.float32)
     x = torch.zeros(n, d)
     g1, g2 = grad(x), grad(x)
     assert g1.shape == (n, d) and torch.isfinite(g1).all()
@@ -322,30 +329,30 @@ def test_peer_and_library_same_tail_index() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# dispatch: sampler="auto" | "direct" | "reduced" in linear.run_sgd and relu.run_relu
+# dispatch: sampler="auto" | "direct" | "reduced" in sgd.run_sgd and relu_sim.run_relu
 # --------------------------------------------------------------------------------------------------
 def test_run_relu_dispatch() -> None:
     kw = {"d": 6, "eta": 0.2, "n_chains": 40, "n_iters": 5, "seed": 3, "label_noise": 0.3,
           "dtype": "float64"}
-    auto, red, direct = (relu.run_relu("sgd", "realizable", batch=3, sampler=s, **kw).last
+    auto, red, direct = (relu_sim.run_relu("sgd", "realizable", batch=3, sampler=s, **kw).last
                          for s in ("auto", "reduced", "direct"))
     np.testing.assert_array_equal(auto, red)  # b >= 2, Gaussian inputs: auto = reduced
     assert not np.array_equal(auto, direct)
-    auto1, direct1 = (relu.run_relu("sgd", "realizable", batch=1, sampler=s, **kw).last
+    auto1, direct1 = (relu_sim.run_relu("sgd", "realizable", batch=1, sampler=s, **kw).last
                       for s in ("auto", "direct"))
     np.testing.assert_array_equal(auto1, direct1)  # b = 1: auto = direct (no fewer normals to draw)
-    t_auto, t_direct = (relu.run_relu("sgd", "realizable", batch=3, sampler=s, input_law="student_t",
+    t_auto, t_direct = (relu_sim.run_relu("sgd", "realizable", batch=3, sampler=s, input_law="student_t",
                                       **kw).last for s in ("auto", "direct"))
     np.testing.assert_array_equal(t_auto, t_direct)
     with pytest.raises(ValueError, match="sampler='reduced'.*Gaussian inputs"):
-        relu.run_relu("sgd", "realizable", batch=3, sampler="reduced", input_law="uniform", **kw)
+        relu_sim.run_relu("sgd", "realizable", batch=3, sampler="reduced", input_law="uniform", **kw)
 
 
 def test_run_relu_reduced_same_law_end_to_end() -> None:
     kw = {"d": 8, "batch": 4, "eta": 0.3, "n_chains": 6000, "n_iters": 30, "flip_prob": 0.1,
           "dtype": "float64", "w_star": np.arange(1.0, 9.0)}  # same teacher; seeds differ
-    a = relu.run_relu("variant", "binary", sampler="direct", seed=1, **kw).last
-    b = relu.run_relu("variant", "binary", sampler="reduced", seed=2, **kw).last
+    a = relu_sim.run_relu("variant", "binary", sampler="direct", seed=1, **kw).last
+    b = relu_sim.run_relu("variant", "binary", sampler="reduced", seed=2, **kw).last
     _ks_ok(a, b)
 
 
@@ -354,14 +361,14 @@ def test_noiseless_collapse_float32_same_rate() -> None:
     the reduced sampler follows the direct one all the way down (KS on log |w - w*|)."""
     kw = {"d": 5, "batch": 4, "eta": 0.05, "n_chains": 1000, "n_iters": 1500, "dtype": "float32",
           "w_star": np.ones(5), "n_trajectories": 0}
-    logs = [np.log(np.linalg.norm(relu.run_relu("sgd", "realizable", sampler=s, seed=k, **kw).last_dev,
+    logs = [np.log(np.linalg.norm(relu_sim.run_relu("sgd", "realizable", sampler=s, seed=k, **kw).last_dev,
                                   axis=1)) for k, s in enumerate(("direct", "reduced"))]
     assert np.median(logs[1]) < np.log(1e-12)
     assert stats.ks_2samp(*logs).pvalue > 1e-3
 
 
 def test_run_sgd_dispatch() -> None:
-    from sgdtails.linear import run_sgd
+    from sgdtails.linear.sgd import run_sgd
 
     prob = data.isotropic(5, sigma=1.0)
     kw = {"n_chains": 50, "n_iter": 5, "seed": 0}

@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from sgdtails.protocol import measure_tail_index
-from sgdtails.relu import (
-    DataLaw,
-    draw_batch,
-    exact_params,
-    run_relu,
-    sweep_point,
-    variant_affine_terms,
-    variant_random_matrix,
-    variant_tail_index,
-)
-from sgdtails.seeding import derive_seed, torch_generator
+from sgdtails._core.seeding import derive_seed, torch_generator
+from sgdtails.estimators.protocol import measure_tail_index
+from sgdtails.experiments.relu_points import exact_params, sweep_point
+from sgdtails.relu.exact import variant_random_matrix, variant_tail_index
+from sgdtails.relu.law import DataLaw, draw_batch, variant_affine_terms
+from sgdtails.relu.simulate import run_relu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from sgdtails import data, hsgd, linear, protocol, relu
-from sgdtails import tailindex as ti
+from sgdtails import data
+from sgdtails.estimators import protocol
+from sgdtails.estimators import tailindex as ti
+from sgdtails.linear import hsgd, sgd
+from sgdtails.relu import law as relu_law
+from sgdtails.relu import simulate as relu_sim
 
 BAD_STEPS = [-1.0, 0.0, math.nan, math.inf, -math.inf]
 SMALL = dict(n_chains=4, n_iter=3)
@@ -33,7 +37,7 @@ def sample() -> np.ndarray:
 
 
 def _sim(kind: str, problem, gamma=0.1, batch_size=1, **kw):
-    fn = linear.run_sgd if kind == "sgd" else hsgd.run_hsgd
+    fn = sgd.run_sgd if kind == "sgd" else hsgd.run_hsgd
     return fn(problem, gamma, batch_size, **{**SMALL, **kw})
 
 
@@ -50,7 +54,7 @@ def test_bad_step_size_linear(problem, kind, gamma):
 @pytest.mark.parametrize("eta", BAD_STEPS)
 def test_bad_step_size_relu(eta):
     with pytest.raises(ValueError, match=r"^eta must be finite and > 0"):
-        relu.run_relu(eta=eta, **SMALL_RELU)
+        relu_sim.run_relu(eta=eta, **SMALL_RELU)
 
 
 @pytest.mark.parametrize("kind", ["sgd", "hsgd"])
@@ -86,9 +90,9 @@ def test_bad_hsgd_arguments(problem, kw, name):
 
 def test_unknown_sampler_and_problem_linear(problem):
     with pytest.raises(ValueError, match=r"^sampler must be one of"):
-        linear.run_sgd(problem, 0.1, 1, sampler="bogus", **SMALL)
+        sgd.run_sgd(problem, 0.1, 1, sampler="bogus", **SMALL)
     with pytest.raises(ValueError, match=r"^problem must be"):
-        linear.run_sgd(None, 0.1, 1, **SMALL)
+        sgd.run_sgd(None, 0.1, 1, **SMALL)
 
 
 @pytest.mark.parametrize(("make", "name"), [
@@ -133,7 +137,7 @@ def test_bad_problem_arguments(make, name):
 def test_bad_relu_arguments(kw, name):
     args = {**SMALL_RELU, **kw}
     with pytest.raises(ValueError, match=rf"^{name}\b|^sampler='reduced'"):
-        relu.run_relu(**args)
+        relu_sim.run_relu(**args)
 
 
 @pytest.mark.parametrize("kind", ["sgd", "hsgd"])
@@ -144,7 +148,7 @@ def test_integer_dtype_is_refused_linear(problem, kind):
 
 def test_numpy_generator_seed_is_refused_linear(problem):
     with pytest.raises(ValueError, match="seed"):
-        linear.run_sgd(problem, 0.1, 1, seed=np.random.default_rng(0), **SMALL)
+        sgd.run_sgd(problem, 0.1, 1, seed=np.random.default_rng(0), **SMALL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ def test_sgd_far_beyond_stability_float32_overflow_is_counted():
     problem = data.isotropic(5, sigma=1.0)
     n = 40
     for thr in (1e300, 1e8):
-        res = linear.run_sgd(problem, 5.0, 1, n_chains=n, n_iter=200, average=True, seed=1,
+        res = sgd.run_sgd(problem, 5.0, 1, n_chains=n, n_iter=200, average=True, seed=1,
                              dtype=torch.float32, divergence_threshold=thr)
         _assert_all_diverged_finite(res, n)
         m = protocol.measure_tail_index(res.final, res.average, res.x_star,
@@ -310,8 +314,8 @@ def test_hsgd_far_beyond_stability_float32_overflow_is_counted():
 
 
 def test_relu_far_beyond_stability_float32_overflow_is_counted():
-    for algorithm in relu.ALGORITHMS:
-        run = relu.run_relu(algorithm, "realizable", d=5, batch=1, eta=20.0, n_chains=40,
+    for algorithm in relu_law.ALGORITHMS:
+        run = relu_sim.run_relu(algorithm, "realizable", d=5, batch=1, eta=20.0, n_chains=40,
                             n_iters=200, label_noise=0.5, seed=1, dtype="float32",
                             divergence_threshold=1e300)
         assert run.n_diverged == 40 == int(run.diverged.sum())
@@ -323,7 +327,7 @@ def test_relu_far_beyond_stability_float32_overflow_is_counted():
 
 def test_partial_divergence_is_excluded_and_reported():
     problem = data.isotropic(2, sigma=1.0)
-    res = linear.run_sgd(problem, 0.5, 1, n_chains=400, n_iter=200, average=True, seed=3,
+    res = sgd.run_sgd(problem, 0.5, 1, n_chains=400, n_iter=200, average=True, seed=3,
                          dtype=torch.float32, divergence_threshold=10.0)
     assert 0 < res.n_diverged < 400
     m = protocol.measure_tail_index(res.final, res.average, res.x_star, diverged=res.diverged,
@@ -350,7 +354,7 @@ def test_non_finite_rows_given_to_the_protocol_are_excluded_and_counted():
 @pytest.mark.parametrize("kind", ["sgd", "hsgd", "relu"])
 def test_stable_step_gives_no_divergence(kind):
     if kind == "relu":
-        res = relu.run_relu("variant", d=5, batch=1, eta=0.05, n_chains=200, n_iters=200,
+        res = relu_sim.run_relu("variant", d=5, batch=1, eta=0.05, n_chains=200, n_iters=200,
                             label_noise=0.5, seed=1)
     else:
         res = _sim(kind, data.isotropic(5, sigma=1.0), gamma=0.05, n_chains=200, n_iter=200,
@@ -359,7 +363,7 @@ def test_stable_step_gives_no_divergence(kind):
 
 
 def test_protocol_survives_underflowed_noiseless_runs():
-    run = relu.run_relu("sgd", "realizable", d=2, batch=4, eta=0.8, n_chains=30, n_iters=2000,
+    run = relu_sim.run_relu("sgd", "realizable", d=2, batch=4, eta=0.8, n_chains=30, n_iters=2000,
                         dtype="float32", sampler="direct", seed=0)
     assert run.n_underflow == 30 and run.n_diverged == 0
     m = run.measure(n_boot=5, n_dbs=20)

@@ -25,8 +25,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgdtails import data, hsgd, linear, protocol, relu
-from sgdtails import tailindex as ti
+from sgdtails import data
+from sgdtails.estimators import protocol
+from sgdtails.estimators import tailindex as ti
+from sgdtails.linear import hsgd, sgd
+from sgdtails.relu import law as relu_law
+from sgdtails.relu import simulate as relu_sim
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -51,11 +55,11 @@ def _problem(d: int, spread: bool) -> data.GaussianDesign:
 
 
 def _run_linear(kind: str, problem, **kw):
-    fn = linear.run_sgd if kind == "sgd" else hsgd.run_hsgd
+    fn = sgd.run_sgd if kind == "sgd" else hsgd.run_hsgd
     return fn(problem, kw.pop("gamma", 0.2), kw.pop("batch_size", 1), **kw)
 
 
-def _check_chain_result(res: linear.ChainResult, n: int, d: int, steps: tuple[int, ...]) -> None:
+def _check_chain_result(res: sgd.ChainResult, n: int, d: int, steps: tuple[int, ...]) -> None:
     assert res.final.shape == (n, d) and res.final.dtype == np.float64
     assert res.average is not None and res.average.shape == (n, d)
     assert res.x_star.shape == (d,)
@@ -136,7 +140,7 @@ def test_linear_divergence_mask_is_consistent_and_excluded(kind, n, thr, dtype, 
 # Part II simulator: run_relu
 # --------------------------------------------------------------------------------------------
 @SETTINGS
-@given(algorithm=st.sampled_from(relu.ALGORITHMS), setup=st.sampled_from(relu.SETUPS), d=dims,
+@given(algorithm=st.sampled_from(relu_law.ALGORITHMS), setup=st.sampled_from(relu_law.SETUPS), d=dims,
        n=chains, k=iters, b=batches, dtype=st.sampled_from(["float32", "float64"]),
        sampler=st.sampled_from(["auto", "direct"]), n_traj=st.integers(0, 10), seed=seeds)
 def test_relu_shapes_dtype_and_reproducibility(algorithm, setup, d, n, k, b, dtype, sampler,
@@ -145,7 +149,7 @@ def test_relu_shapes_dtype_and_reproducibility(algorithm, setup, d, n, k, b, dty
               label_noise=0.3 if setup == "realizable" else 0.0,
               flip_prob=0.1 if setup == "binary" else 0.0, dtype=dtype, sampler=sampler,
               n_trajectories=n_traj)
-    run = relu.run_relu(seed=seed, **kw)
+    run = relu_sim.run_relu(seed=seed, **kw)
     for name in ("last", "average", "last_dev", "average_dev"):
         arr = getattr(run, name)
         assert arr.shape == (n, d) and arr.dtype == np.float64, name
@@ -159,10 +163,10 @@ def test_relu_shapes_dtype_and_reproducibility(algorithm, setup, d, n, k, b, dty
     assert run.dtype == dtype and run.n_chains == n and run.d == d
     state = run.last_dev if setup == "realizable" else run.last  # the simulated state z
     assert _f32_exact(state) == (dtype == "float32")
-    again = relu.run_relu(seed=seed, **kw)
+    again = relu_sim.run_relu(seed=seed, **kw)
     for name in ("last", "average", "last_dev", "average_dev", "trajectory", "w_star", "diverged"):
         np.testing.assert_array_equal(getattr(again, name), getattr(run, name), err_msg=name)
-    diff = relu.run_relu(seed=seed + 1, **kw)
+    diff = relu_sim.run_relu(seed=seed + 1, **kw)
     assert not np.array_equal(diff.last, run.last)
 
 
@@ -170,7 +174,7 @@ def test_relu_shapes_dtype_and_reproducibility(algorithm, setup, d, n, k, b, dty
 @given(n=st.integers(5, 30), thr=st.floats(1.5, 20.0), dtype=st.sampled_from(["float32", "float64"]),
        seed=seeds)
 def test_relu_divergence_mask_is_consistent_and_excluded(n, thr, dtype, seed):
-    run = relu.run_relu("variant", "realizable", d=3, batch=1, eta=0.5, n_chains=n, n_iters=30,
+    run = relu_sim.run_relu("variant", "realizable", d=3, batch=1, eta=0.5, n_chains=n, n_iters=30,
                         label_noise=0.5, dtype=dtype, seed=seed, divergence_threshold=thr)
     assert run.n_diverged == int(run.diverged.sum()) and 0 <= run.n_diverged <= n
     for name in ("last", "average", "last_dev", "average_dev"):

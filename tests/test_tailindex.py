@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 
-from sgdtails import tailindex as ti
+from sgdtails._core.seeding import derive_seed
+from sgdtails.estimators import accuracy
+from sgdtails.estimators import tailindex as ti
 
 N = 5000
 
@@ -224,10 +226,10 @@ def test_double_bootstrap_k_behaviour():
 def test_double_bootstrap_k_stays_inside_the_sample():
     # regression: without the n k1/n1 cap the moments rule returned k* = n - 1 (the whole
     # sample, xi_hat = -21.9) on one of these 20 stable samples
-    xs = ti.sample_law("stable", 1.2, 1000, size=20, seed=ti.derive_seed(20241121, "stable",
+    xs = accuracy.sample_law("stable", 1.2, 1000, size=20, seed=derive_seed(20241121, "stable",
                                                                         1.2, 1000))
     for r, x in enumerate(xs):
-        est = ti.moments(x, n_dbs=200, n_boot=0, seed=ti.derive_seed(20241121, "moments", r))
+        est = ti.moments(x, n_dbs=200, n_boot=0, seed=derive_seed(20241121, "moments", r))
         assert 2 <= est.k <= 990 and est.xi > 0, (r, str(est))  # k1 <= 0.99 n1 caps k*
 
 
@@ -278,13 +280,13 @@ def test_moments_light_and_bounded_tails_report_infinite_alpha():
 
 
 def test_accuracy_study_frame():
-    df = ti.estimator_accuracy("student_t", 3.0, 300, 3, seed=5, n_dbs=20)
+    df = accuracy.estimator_accuracy("student_t", 3.0, 300, 3, seed=5, n_dbs=20)
     assert list(df.columns) == ["law", "alpha", "n", "method", "rep", "alpha_hat", "xi_hat",
                                 "k"]
     assert len(df) == 12 and set(df["method"]) == set(ti.METHODS)
-    again = ti.estimator_accuracy("student_t", 3.0, 300, 3, seed=5, n_dbs=20)
+    again = accuracy.estimator_accuracy("student_t", 3.0, 300, 3, seed=5, n_dbs=20)
     pd.testing.assert_frame_equal(df, again)
-    summary = ti.summarize_accuracy(df)
+    summary = accuracy.summarize_accuracy(df)
     assert {"bias", "rmse", "rel_bias", "rel_rmse_xi", "median", "frac_inf"} <= set(summary.columns)
     assert len(summary) == 4
     pick = df[df.method == "pickands"]["k"].to_numpy()
@@ -293,13 +295,13 @@ def test_accuracy_study_frame():
 
 
 def test_sample_law_shapes_and_tails():
-    assert ti.sample_law("stable", 1.5, 100, size=3, seed=1).shape == (3, 100)
-    xp = ti.sample_law("pareto", 2.0, 500, seed=1)
+    assert accuracy.sample_law("stable", 1.5, 100, size=3, seed=1).shape == (3, 100)
+    xp = accuracy.sample_law("pareto", 2.0, 500, seed=1)
     assert np.abs(xp).min() >= 1.0 and (xp < 0).any() and (xp > 0).any()
     with pytest.raises(ValueError, match="alpha"):
-        ti.sample_law("stable", 2.5, 100)
+        accuracy.sample_law("stable", 2.5, 100)
     with pytest.raises(ValueError, match="law"):
-        ti.sample_law("cauchy", 1.0, 100)
+        accuracy.sample_law("cauchy", 1.0, 100)
 
 
 # ---------------------------------------------------------------------------------------

@@ -32,10 +32,10 @@ def test_phi_decreasing_below_threshold(spectrum, b, frac, delta):
     s = np.linspace(lam.min(), lam.max(), 201)
     ph = theory.hsgd_phi(s, lam, gamma, b, delta)
     assert np.all(np.diff(ph) <= 1e-9 * np.abs(ph).max())
-    bounds = theory.hsgd_tail_bounds(lam, gamma, b, delta)
+    bounds = theory.radial_index_range(lam, gamma, b, delta)
     assert bounds.monotone
-    assert bounds.eta_lower == pytest.approx(2 + theory.hsgd_phi(lam.max(), lam, gamma, b, delta))
-    assert bounds.eta_upper == pytest.approx(2 + theory.hsgd_phi(lam.min(), lam, gamma, b, delta))
+    assert bounds.lower == pytest.approx(2 + theory.hsgd_phi(lam.max(), lam, gamma, b, delta))
+    assert bounds.upper == pytest.approx(2 + theory.hsgd_phi(lam.min(), lam, gamma, b, delta))
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -45,7 +45,7 @@ def test_bounds_are_the_extremes_of_phi_on_the_interval(spectrum, b, factor, del
     """The closed-form optimisation agrees with a dense grid, also beyond gamma~ (non-monotone)."""
     lam = np.array(spectrum)
     gamma = factor * theory.lr_threshold(lam, b)
-    bounds = theory.hsgd_tail_bounds(lam, gamma, b, delta)
+    bounds = theory.radial_index_range(lam, gamma, b, delta)
     s = np.geomspace(lam.min(), lam.max(), 4001)
 
     def eta(x):
@@ -60,17 +60,17 @@ def test_bounds_are_the_extremes_of_phi_on_the_interval(spectrum, b, factor, del
         num_min = min(num_min, optimize.minimize_scalar(
             eta, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).fun)
     scale = max(1.0, np.abs(ph).max())
-    assert bounds.eta_lower <= num_min + 1e-9 * scale
-    assert bounds.eta_lower >= num_min - 1e-9 * scale
-    assert bounds.eta_upper == pytest.approx(ph.max(), rel=1e-9, abs=1e-9)
-    assert bounds.eta_lower <= bounds.eta_upper
+    assert bounds.lower <= num_min + 1e-9 * scale
+    assert bounds.lower >= num_min - 1e-9 * scale
+    assert bounds.upper == pytest.approx(ph.max(), rel=1e-9, abs=1e-9)
+    assert bounds.lower <= bounds.upper
 
 
 def test_nonmonotone_phi_has_interior_minimum():
     lam = np.linspace(0.1, 1.0, 10)
     b, delta = 1, 1.0
     gamma = 5 * theory.lr_threshold(lam, b)
-    bounds = theory.hsgd_tail_bounds(lam, gamma, b, delta)
+    bounds = theory.radial_index_range(lam, gamma, b, delta)
     assert not bounds.monotone
     assert lam.min() < bounds.s_at_lower < lam.max()
 
@@ -79,9 +79,9 @@ def test_nonmonotone_phi_has_interior_minimum():
                                                  (10, 0.2, 4, 0.5, 2.0)])
 def test_bounds_collapse_to_nu_when_isotropic(d, gamma, b, delta, lam):
     nu = theory.hsgd_isotropic_index(lam, d, gamma, b, delta)
-    bounds = theory.hsgd_tail_bounds(np.full(d, lam), gamma, b, delta)
-    assert bounds.eta_lower == pytest.approx(nu)
-    assert bounds.eta_upper == pytest.approx(nu)
+    bounds = theory.radial_index_range(np.full(d, lam), gamma, b, delta)
+    assert bounds.lower == pytest.approx(nu)
+    assert bounds.upper == pytest.approx(nu)
 
 
 def test_isotropic_index_known_value_and_scale():
@@ -98,7 +98,7 @@ def test_isotropic_index_raises_when_nu_not_positive():
 @pytest.mark.parametrize("bad", [[1.0, 0.0], [1.0, -2.0], [1.0, float("nan")], [], [np.inf]])
 def test_bad_spectrum_named(bad):
     with pytest.raises(ValueError, match="spectrum"):
-        theory.hsgd_tail_bounds(bad, 0.1, 1)
+        theory.radial_index_range(bad, 0.1, 1)
 
 
 @pytest.mark.parametrize("kw,name", [({"gamma": 0.0}, "gamma"), ({"gamma": float("nan")}, "gamma"),
@@ -108,7 +108,7 @@ def test_bad_spectrum_named(bad):
 def test_bad_arguments_named(kw, name):
     args = {"gamma": 0.1, "batch_size": 1, "delta": 0.0} | kw
     with pytest.raises(ValueError, match=name):
-        theory.hsgd_tail_bounds(np.ones(3), **args)
+        theory.radial_index_range(np.ones(3), **args)
     with pytest.raises(ValueError, match=name):
         theory.sgd_tail_index(data.isotropic(3), **args)
 

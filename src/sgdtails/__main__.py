@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .profiles import PROFILES, ConfigError, load_config
+from sgdtails.runner.pipeline import NotebookFailed, format_summary, run
+from sgdtails.runner.profiles import PROFILES, ConfigError, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,8 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("profiles:", ", ".join(PROFILES))
             print("notebooks:", ", ".join(config.names))
             return 0
-        from .pipeline import NotebookFailed, format_summary, run
-
         try:
             runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress,
                        force=args.force)

@@ -81,7 +81,7 @@ def plot_estimates(
 
 def plot_hill(curve: Any, estimate: Any = None, ax: Axes | None = None, *, truth: float | None = None,
               band: bool = True, **kwargs: Any) -> Axes:
-    """Hill plot: ``curve`` from ``sgdtails.tailindex.hill_curve`` (fields ``k``, ``alpha``,
+    """Hill plot: ``curve`` from ``sgdtails.estimators.tailindex.hill_curve`` (fields ``k``, ``alpha``,
     ``se_asymptotic``), with the band alpha +- 1.96 alpha/sqrt(k), and optionally a
     ``TailIndexEstimate`` (its ``k`` marked, its bootstrap interval as an error bar) and the true index.
     """

@@ -27,25 +27,6 @@ normals (``batch_sums="explicit"``) or ``d + 1`` normals and two gamma variates 
 ``"auto"`` picks the cheaper one for the device and dtype. ``|v| = 0`` (x at x_true) is handled
 with ``e = e_1``.
 
-ReLU gate, Gaussian inputs (Part II)
-------------------------------------
-Inputs ``x_i ~ N(0, I_d)``, teacher ``u_1 = w*`` (unit). The state is ``z = w - w*`` (realizable) or
-``z = w`` (binary), as in :mod:`sgdtails.relu`; in both cases ``w`` and ``w*`` span the same plane as
-``u_1`` and ``z``. Gram–Schmidt (twice, per chain) gives ``u_2 = z_perp / |z_perp|``, with
-``z_perp = z - (z . u_1) u_1``; when ``z`` is parallel to ``w*`` (``z_perp = 0``) any fixed unit vector
-``f`` orthogonal to ``w*`` serves as ``u_2``. Each sample enters through ``p_{i1} = x_i . u_1`` (the
-teacher pre-activation) and ``p_{i2} = x_i . u_2``, iid ``N(0, 1)``, and
-``z . x_i = (z.u_1) p_{i1} + |z_perp| p_{i2}``;
-labels, gates and residuals depend on these (and on the label noise / flips) only. With ``k_i`` the
-coefficient of ``x_i`` in the update (``SGD: 1{w.x_i > 0} (y_i - ReLU(w.x_i))``;
-``variant: 1{y_i > 0} (y_i - w.x_i)``, times ``eta/b``):
-
-.. math::
-   \sum_i k_i x_i = u_1 \sum_i k_i p_{i1} + u_2 \sum_i k_i p_{i2} + \sqrt{\textstyle\sum_i k_i^2}\,
-   (I - u_1 u_1' - u_2 u_2') h, \qquad h \sim N(0, I_d),
-
-which costs ``2b + d`` normals (plus ``b`` for label noise, ``b`` uniforms for flips) instead of ``b d``.
-
 Numerics: noiseless runs collapse geometrically (linear SGD with ``sigma = 0`` onto ``x_true``, the
 realizable gate onto ``w*``); there the norms are computed on the state divided by its per-chain
 max-abs, so nothing underflows before the direct sampler would (float32 ``|z|`` down to ~1e-37).
@@ -60,49 +41,37 @@ Everything here is pure torch, vectorised over chains, driven by an explicit ``t
 the state's device; nothing leaves the device in the hot loop (``tests/test_cuda.py`` checks this with
 CUDA's sync-debug mode where a GPU is available).
 
-Also here: :func:`relu_prefers_reduced`, the rule of ``sampler="auto"`` for the ReLU gate.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from sgdtails._validation import check_choice, check_int, check_positive
+from sgdtails._core.blocks import chain_blocks, chi2, row_scale
+from sgdtails._core.validation import check_choice, check_int, check_positive
 
 __all__ = [
     "BATCH_SUMS",
-    "block_chains",
     "linear_gradient_sampler",
     "linear_reduced_gradient",
     "linear_reduced_step",
     "linear_reduced_why_not",
     "normals_per_step",
-    "orthonormal_fallback",
-    "relu_reduced_step",
-    "relu_prefers_reduced",
-    "relu_reduced_why_not",
-    "relu_stepper",
     "resolve_batch_sums",
 ]
 
 BATCH_SUMS = ("auto", "explicit", "wishart")
 
-#: scratch-buffer budget per block on the CPU (elements of an (N, d) array); keeps a block in L2
-_CPU_BLOCK_ELEMENTS = 1 << 17
 
-
-# --------------------------------------------------------------------------------------------------
-# when is the reduced sampler exact?
-# --------------------------------------------------------------------------------------------------
 def linear_reduced_why_not(problem: Any) -> str | None:
     """``None`` if the reduced linear-SGD sampler is exact for ``problem``, else the reason it is not.
 
-    Exact for online Gaussian data with a diagonal covariance (:class:`sgdtails.data.GaussianDesign`).
+    Exact for online Gaussian data with a diagonal covariance
+    (:class:`sgdtails.linear.designs.GaussianDesign`).
     """
     if not getattr(problem, "online", False):
         return ("it is exact only for online Gaussian data; offline SGD resamples the rows of a finite "
@@ -113,27 +82,6 @@ def linear_reduced_why_not(problem: Any) -> str | None:
         if not hasattr(problem, attr):
             return f"it needs a Gaussian design with a spectrum, x_true and sigma (missing {attr!r})"
     return None
-
-
-def relu_reduced_why_not(law: Any) -> str | None:
-    """``None`` if the reduced ReLU-gate sampler is exact for the data law ``law``
-    (:class:`sgdtails.relu.DataLaw`), else the reason it is not (it needs Gaussian inputs)."""
-    input_law = getattr(law, "input_law", None)
-    if input_law != "gaussian":
-        return (f"it is exact only for Gaussian inputs (input_law='gaussian'), got "
-                f"input_law={input_law!r}: projections of non-Gaussian inputs are neither Gaussian "
-                "nor independent of the orthogonal remainder")
-    return None
-
-
-# --------------------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------------------
-def block_chains(d: int, device: torch.device | str = "cpu") -> int:
-    """Chains per block: ``2^17 / d`` on the CPU (at least 64), all chains on an accelerator (0)."""
-    if torch.device(device).type != "cpu":
-        return 0
-    return max(64, _CPU_BLOCK_ELEMENTS // max(int(d), 1))
 
 
 def resolve_batch_sums(batch_sums: str, batch: int, dtype: torch.dtype,
@@ -180,28 +128,6 @@ def normals_per_step(kind: str, *, d: int, batch: int, batch_sums: str = "explic
     return {"normal": d + 2 * batch + extra, "gamma": 0, "uniform": 0}
 
 
-def _chi2(dof: int, shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype,
-          device: torch.device) -> torch.Tensor:
-    conc = torch.full(shape, 0.5 * dof, dtype=dtype, device=device)
-    return 2.0 * torch._standard_gamma(conc, generator=gen)
-
-
-def _row_scale(a: torch.Tensor) -> torch.Tensor:
-    """Per-row max-abs of ``a`` (N, d), with 1 where a row is all zero."""
-    s = a.abs().amax(dim=1)
-    return torch.where(s > 0, s, torch.ones_like(s))
-
-
-def _blocks(n: int, d: int, device: torch.device) -> list[tuple[int, int]]:
-    bc = block_chains(d, device)
-    if bc == 0 or bc >= n:
-        return [(0, n)]
-    return [(i, min(i + bc, n)) for i in range(0, n, bc)]
-
-
-# --------------------------------------------------------------------------------------------------
-# linear SGD, online Gaussian data
-# --------------------------------------------------------------------------------------------------
 class _LinearReduced:
     """The reduced mean-gradient sampler ``X (N, d) -> (1/B) sum_i a_i (a_i . X - y_i)``."""
 
@@ -246,7 +172,7 @@ class _LinearReduced:
             if self.mode == "explicit":
                 t2 = tb.normal_(generator=gen).square_().sum(dim=1)
             else:
-                t2 = _chi2(b, (n,), gen, self.dtype, self.device)
+                t2 = chi2(b, (n,), gen, self.dtype, self.device)
             return nv * t2, nv * t2.sqrt()
         if self.mode == "explicit":
             tb.normal_(generator=gen)
@@ -254,11 +180,11 @@ class _LinearReduced:
             c = t * nv[:, None]
             c.add_(tb[:, b:], alpha=-sigma)
             return (t * c).sum(dim=1), torch.linalg.vector_norm(c, dim=1)
-        c1 = _chi2(b, (n,), gen, self.dtype, self.device).sqrt_()
+        c1 = chi2(b, (n,), gen, self.dtype, self.device).sqrt_()
         tb.normal_(generator=gen)
         u = torch.addcmul(-sigma * tb[:, 0], c1, nv)  # c1 |v| - sigma n
         if b > 1:
-            c2 = _chi2(b - 1, (n,), gen, self.dtype, self.device).sqrt_()
+            c2 = chi2(b - 1, (n,), gen, self.dtype, self.device).sqrt_()
             r = torch.hypot(u, sigma * c2)
         else:
             r = u.abs()
@@ -273,7 +199,7 @@ class _LinearReduced:
         else:
             torch.addcmul(self.neg_v_true, x, self.sd, out=v)
         if self.robust:
-            s = _row_scale(v)
+            s = row_scale(v)
             v.div_(s[:, None])
             nvs = torch.linalg.vector_norm(v, dim=1)
             nv = nvs * s
@@ -295,7 +221,7 @@ class _LinearReduced:
         if x.ndim != 2 or x.shape[1] != self.d:
             raise ValueError(f"x must have shape (N, {self.d}), got {tuple(x.shape)}")
         out = torch.empty_like(x)
-        for i0, i1 in _blocks(x.shape[0], self.d, x.device):
+        for i0, i1 in chain_blocks(x.shape[0], self.d, x.device):
             self._block(x[i0:i1], out[i0:i1], gen)
         return out
 
@@ -326,7 +252,7 @@ def linear_reduced_step(x: torch.Tensor, gen: torch.Generator, *, spectrum: Any,
 def linear_gradient_sampler(problem: Any, batch_size: int, gen: torch.Generator,
                             device: torch.device, dtype: torch.dtype, *, batch_sums: str = "auto"
                             ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Factory with the signature of :data:`sgdtails.linear.GRADIENT_SAMPLERS` entries:
+    """Factory with the signature of :data:`sgdtails.linear.sgd.GRADIENT_SAMPLERS` entries:
     returns ``X (N, d) -> (1/B) sum_i a_i (a_i . X - y_i)`` drawn by the reduced sampler.
 
     Raises ``ValueError`` naming ``sampler`` when the reduced sampler is not exact for ``problem``.
@@ -341,159 +267,3 @@ def linear_gradient_sampler(problem: Any, batch_size: int, gen: torch.Generator,
         return fn(x, gen)
 
     return grad
-
-
-# --------------------------------------------------------------------------------------------------
-# ReLU gate, Gaussian inputs
-# --------------------------------------------------------------------------------------------------
-def orthonormal_fallback(u1: torch.Tensor) -> torch.Tensor | None:
-    """A fixed unit vector orthogonal to the unit vector ``u1`` (``None`` when ``d = 1``)."""
-    d = u1.numel()
-    if d < 2:
-        return None
-    u = u1.detach().to(device="cpu", dtype=torch.float64)
-    u = u / u.norm()
-    f = torch.zeros(d, dtype=torch.float64)
-    f[int(torch.argmin(u.abs()))] = 1.0
-    for _ in range(2):
-        f = f - (f @ u) * u
-        f = f / f.norm()
-    return f.to(dtype=u1.dtype, device=u1.device)
-
-
-def _relu_coefficients(a: torch.Tensor, c: torch.Tensor, *, algorithm: str, setup: str,
-                       noise: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor:
-    """Update coefficient (before eta/b) of every sample, given the teacher pre-activation ``a = w*.x``,
-    ``c = z.x`` and the labels: the formulas of :func:`sgdtails.relu.update_direct`, simplified on the
-    gate (realizable SGD: where ``s = a + c > 0``, ``ReLU(a) - ReLU(s)`` is ``-c`` if ``a > 0`` and
-    ``-s`` otherwise; binary SGD: ``ReLU(c) = c`` where ``c > 0``)."""
-    zero = torch.zeros((), dtype=c.dtype, device=c.device)
-    if setup == "realizable":
-        if algorithm == "sgd":
-            s = a + c
-            r = torch.where(a > 0, c, s).neg_()
-            if noise is not None:
-                r += noise
-            return torch.where(s > 0, r, zero)
-        ra = torch.relu(a)
-        r = ra - a - c
-        if noise is None:
-            return torch.where(a > 0, r, zero)
-        r += noise
-        return torch.where(ra + noise > 0, r, zero)
-    assert y is not None
-    if algorithm == "sgd":
-        return torch.where(c > 0, y - c, zero)
-    return torch.where(y > 0, y - c, zero)
-
-
-def relu_reduced_step(z: torch.Tensor, gen: torch.Generator, *, algorithm: str, setup: str, eta: float,
-                      batch: int, w_star: torch.Tensor, label_noise: float = 0.0, flip_prob: float = 0.0,
-                      fallback: torch.Tensor | None = None, out: torch.Tensor | None = None
-                      ) -> torch.Tensor:
-    """One step of ``algorithm`` (``"sgd"`` or ``"variant"``) on a ReLU gate with Gaussian inputs, drawn
-    with the reduced sampler (module docstring). ``z`` (N, d) is ``w - w*`` (realizable) or ``w``
-    (binary), as in :mod:`sgdtails.relu`; ``w_star`` is the unit teacher (dtype and device of ``z``).
-    Draws, per call: the projections ``(N, b, 2)`` (``(N, b, 1)`` when ``d = 1``), label noise ``(N, b)``,
-    flips ``(N, b)``, then the remainder ``h`` ``(N, d)`` (not drawn when ``d = 1``).
-    """
-    n, d = z.shape
-    dtype, dev = z.dtype, z.device
-    u1 = w_star
-    two = d >= 2
-    if fallback is None and two:
-        fallback = orthonormal_fallback(u1)
-    k = eta / batch
-    # per-chain scale: only needed where the state can collapse (noiseless realizable data)
-    robust = setup == "realizable" and label_noise == 0.0
-    if robust:
-        s = _row_scale(z)
-        zs = z / s[:, None]
-    else:
-        s = None
-        zs = z
-    kp = 2 if two else 1
-    p = torch.empty((n, batch, kp), dtype=dtype, device=dev).normal_(generator=gen)
-    p1 = p[..., 0]
-    a1 = zs @ u1
-    if two:
-        zp = torch.addcmul(zs, a1[:, None], u1, value=-1.0)
-        corr = zp @ u1  # second Gram-Schmidt pass ("twice is enough")
-        zp.addcmul_(corr[:, None], u1, value=-1.0)
-        a1 += corr
-        nz = torch.linalg.vector_norm(zp, dim=1)
-        deg = nz <= math.sqrt(torch.finfo(dtype).tiny)
-        nz_safe = torch.where(deg, torch.ones_like(nz), nz)
-        p2 = p[..., 1]
-        c = torch.addcmul(p1 * a1[:, None], p2, torch.where(deg, torch.zeros_like(nz), nz)[:, None])
-    else:
-        c = p1 * a1[:, None]
-    if s is not None:
-        c.mul_(s[:, None])
-    noise = y = None
-    if setup == "realizable":
-        if label_noise > 0:
-            noise = torch.empty((n, batch), dtype=dtype, device=dev).normal_(0.0, label_noise, generator=gen)
-    else:
-        y = (p1 > 0).to(dtype)
-        if flip_prob > 0:
-            flip = torch.empty((n, batch), dtype=dtype, device=dev).uniform_(generator=gen) < flip_prob
-            y = torch.where(flip, 1.0 - y, y)
-    coef = _relu_coefficients(p1, c, algorithm=algorithm, setup=setup, noise=noise, y=y)
-    s1 = torch.linalg.vecdot(coef, p1).mul_(k)
-    if not two:
-        return torch.add(z, s1[:, None] * u1, out=out)
-    s2 = torch.linalg.vecdot(coef, p2).mul_(k)
-    if s is None:
-        r = torch.linalg.vector_norm(coef, dim=1).mul_(k)
-    else:  # the coefficients scale with |z|: no squares of tiny numbers
-        r = torch.linalg.vector_norm(coef / s[:, None], dim=1).mul_(s * k)
-    h = torch.empty((n, d), dtype=dtype, device=dev).normal_(generator=gen)
-    basis = torch.stack([u1, fallback])  # (2, d)
-    hb = h @ basis.T  # (N, 2): h.u1, h.f
-    h2 = torch.where(deg, hb[:, 1], torch.linalg.vecdot(zp, h) / nz_safe)
-    c2 = s2 - r * h2  # coefficient of u2
-    # z + u1 (S1 - R h1) + u2 (S2 - R h2) + R h,  u2 = zp/|zp| (or f where degenerate)
-    out = torch.addcmul(z, h, r[:, None], out=out)
-    out.addcmul_(zp, torch.where(deg, torch.zeros_like(c2), c2 / nz_safe)[:, None])
-    coeffs = torch.stack([s1 - r * hb[:, 0], torch.where(deg, c2, torch.zeros_like(c2))], dim=1)
-    out.addmm_(coeffs, basis)
-    return out
-
-
-def relu_stepper(*, algorithm: str, law: Any, batch: int, eta: float, w_star: torch.Tensor
-                 ) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
-    """Factory with the signature of the samplers of :func:`sgdtails.relu.make_stepper`:
-    returns ``(z, gen) -> z_next`` drawn by the reduced sampler.
-
-    Raises ``ValueError`` naming ``sampler`` when the inputs are not Gaussian (the sampler is then not
-    exact).
-    """
-    why = relu_reduced_why_not(law)
-    if why is not None:
-        raise ValueError(f"sampler='reduced' is not available here: {why}; use sampler='direct' or 'auto'")
-    algorithm = check_choice("algorithm", algorithm, ["sgd", "variant"])
-    setup = check_choice("setup", law.setup, ["realizable", "binary"])
-    batch = check_int("batch", batch, low=1)
-    eta = check_positive("eta", eta)
-    ws = w_star / w_star.norm()
-    fallback = orthonormal_fallback(ws)
-    label_noise, flip_prob = float(law.label_noise), float(law.flip_prob)
-    d = ws.numel()
-
-    def step(z: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        out = torch.empty_like(z)
-        for i0, i1 in _blocks(z.shape[0], d, z.device):
-            relu_reduced_step(z[i0:i1], gen, algorithm=algorithm, setup=setup, eta=eta, batch=batch,
-                              w_star=ws, label_noise=label_noise, flip_prob=flip_prob, fallback=fallback,
-                              out=out[i0:i1])
-        return out
-
-    return step
-
-
-def relu_prefers_reduced(law: Any, batch: int) -> bool:
-    """The rule of ``sampler="auto"`` in :func:`sgdtails.relu.make_stepper`: the reduced sampler where it is
-    exact (Gaussian inputs) and draws fewer normals than the direct one (``b >= 2``: ``d + 2b < b d``;
-    at ``b = 1`` it draws ``d + 2`` against ``d`` and measured 0.7-0.9x the direct speed)."""
-    return relu_reduced_why_not(law) is None and int(batch) >= 2

@@ -7,6 +7,8 @@ import platform
 import sys
 from importlib import metadata
 
+import torch
+
 PACKAGES = ("sgdtails", "numpy", "scipy", "torch", "pandas", "matplotlib", "seaborn",
             "papermill", "jupytext", "jupyter-book", "myst-nb")
 
@@ -42,8 +44,6 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 
 def describe() -> dict[str, object]:
     """Python, OS, CPU, cores, memory, accelerator and package versions of this process."""
-    import torch
-
     mem = _memory_gib()
     return {
         "python": sys.version.split()[0],

@@ -22,7 +22,7 @@ import numpy as np
 from filelock import FileLock
 from tqdm.std import tqdm
 
-from . import __version__
+from sgdtails import __version__
 
 Arrays = dict[str, np.ndarray]
 _CHECKSUM = "__sha256__"
@@ -55,8 +55,9 @@ def canonical_params(params: Mapping[str, Any]) -> str:
 def library_fingerprint() -> str:
     """The library version plus a hash of its source files: any code change invalidates cached results."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode())
         h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 

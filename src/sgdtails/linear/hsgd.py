@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sgdtails._validation import check_float_dtype, check_int, check_positive
-from sgdtails.linear import ChainResult, _ChainLoop, _check_problem, _initial_state, check_run_args
-from sgdtails.seeding import torch_generator
+from sgdtails._core.seeding import torch_generator
+from sgdtails._core.validation import check_float_dtype, check_int, check_positive
+from sgdtails.linear.chains import ChainLoop, ChainResult, check_problem, check_run_args, initial_state
 
 __all__ = ["default_substeps", "run_hsgd"]
 
@@ -57,14 +57,14 @@ def run_hsgd(
     divergence_threshold: float = 1e8,
 ) -> ChainResult:
     """Euler--Maruyama simulation of homogenized SGD; same arguments and result as
-    :func:`sgdtails.linear.run_sgd` (``method="hsgd-em"``, ``substeps`` recorded).
+    :func:`sgdtails.linear.sgd.run_sgd` (``method="hsgd-em"``, ``substeps`` recorded).
 
     ``substeps``: ``m`` sub-steps per iteration (default :func:`default_substeps`).
     ``coarsen``: draw ``m * coarsen`` Gaussian increments per iteration and sum them in groups of
     ``coarsen`` (scaled by ``1/sqrt(coarsen)``); with the same ``seed``, ``(m, coarsen=2)`` and
     ``(2m, coarsen=1)`` are driven by the same Brownian path (used to test convergence in ``dt``).
     """
-    _check_problem(problem)
+    check_problem(problem)
     dtype = check_float_dtype("dtype", dtype)
     gamma, b, delta, n_chains, n_iter, burn_in, thr = check_run_args(
         gamma, batch_size, delta, n_chains, n_iter, burn_in, divergence_threshold)
@@ -87,9 +87,9 @@ def run_hsgd(
                             device=dev)
     noise2 = float(problem.noise2)
     dt = 1.0 / m
-    x = _initial_state(problem, x0, x_star, n_chains, dev, dtype)
+    x = initial_state(problem, x0, x_star, n_chains, dev, dtype)
     xs = torch.as_tensor(x_star, dtype=dtype, device=dev)
-    loop = _ChainLoop(x, xs, n_iter, burn_in, average, snapshot_steps, thr)
+    loop = ChainLoop(x, xs, n_iter, burn_in, average, snapshot_steps, thr)
     xt = x if v_t is None else x @ v_t  # state in the eigenbasis
     d = problem.d
     for k in range(1, n_iter + 1):

@@ -25,9 +25,9 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import __version__
-from .cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
-from .profiles import BookConfig, check_profile, load_config
+from sgdtails import __version__
+from sgdtails._core.cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
+from sgdtails.runner.profiles import BookConfig, check_profile, load_config
 
 
 @dataclass

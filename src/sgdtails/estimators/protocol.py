@@ -11,7 +11,7 @@ binary data); exclude diverged runs; estimate the tail index alpha with
 - ``hill_coord``: Hill on the coordinates w_j - c_j, pooled over j (default) or summarised by the
   median over coordinates of per-coordinate estimates.
 
-The estimators are those of :mod:`sgdtails.tailindex`; each comes with a bootstrap interval.
+The estimators are those of :mod:`sgdtails.estimators.tailindex`; each comes with a bootstrap interval.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import tailindex
-from ._validation import check_choice, check_int
-from .seeding import derive_seed
+from sgdtails._core.seeding import derive_seed
+from sgdtails._core.validation import check_choice, check_int
+from sgdtails.estimators import tailindex
 
 ITERATES = ("last", "average")
 ESTIMATORS = ("mmo", "hill_norm", "hill_coord")
@@ -38,7 +38,7 @@ MIN_RUNS = 20
 class ProtocolResult:
     """Tail-index estimates of one set of runs.
 
-    ``estimates[(iterate, estimator)]`` is a :class:`sgdtails.tailindex.TailIndexEstimate` (all-NaN
+    ``estimates[(iterate, estimator)]`` is a :class:`sgdtails.estimators.tailindex.TailIndexEstimate` (all-NaN
     when fewer than ``MIN_RUNS`` runs are usable); ``n_runs`` = rows given, ``n_used`` = rows kept,
     ``n_diverged`` = rows excluded (flagged diverged or non-finite); ``centres`` maps each iterate to the
     centre subtracted.
@@ -69,7 +69,7 @@ class ProtocolResult:
         return pd.DataFrame(rows)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Flat dict of arrays (for :func:`sgdtails.cache.cached`): ``"{iterate}.{estimator}.{field}"``
+        """Flat dict of arrays (for :func:`sgdtails._core.cache.cached`): ``"{iterate}.{estimator}.{field}"``
         plus ``n_runs``, ``n_used``, ``n_diverged``."""
         out: dict[str, np.ndarray] = {"n_runs": np.asarray(self.n_runs),
                                       "n_used": np.asarray(self.n_used),
@@ -221,45 +221,3 @@ def frame_from_arrays(arrays: Mapping[str, Any], **labels: Any) -> pd.DataFrame:
                 row[f] = int(np.asarray(arrays[f]))
             rows.append(row | labels)
     return pd.DataFrame(rows)
-
-
-def linear_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """One point of the linear-regression contrast: online SGD on least squares (no ridge) with
-    isotropic Gaussian data a ~ N(0, I_d), y = a.x_true + sigma eps (|x_true| = 1), step ``eta``, batch
-    ``batch``, ``n_chains`` runs of ``n_iters`` steps from x_0 ~ N(0, I/d)
-    (:func:`sgdtails.linear.run_sgd`), measured with :func:`measure_tail_index` centred at x*; plus
-    the exact Kesten index of linear SGD (:func:`sgdtails.theory.sgd_tail_index`, one-step formula).
-
-    ``point`` keys: d, batch, eta, label_noise, n_chains, n_iters, seed, and optionally n_boot,
-    n_dbs, hill_k, dtype ("float32").
-    """
-    import torch
-
-    from . import data, linear, theory
-    from .seeding import numpy_rng
-
-    d = check_int("d", point["d"], low=1)
-    seed = int(point["seed"])
-    rng = numpy_rng(derive_seed(seed, "linear-problem"))
-    x_true = rng.standard_normal(d)
-    x_true /= np.linalg.norm(x_true)
-    problem = data.gaussian_design(np.ones(d), sigma=float(point["label_noise"]), x_true=x_true)
-    x0 = numpy_rng(derive_seed(seed, "linear-init")).standard_normal((int(point["n_chains"]), d))
-    dtype = torch.float64 if point.get("dtype", "float32") == "float64" else torch.float32
-    from .relu import single_thread
-
-    with single_thread():
-        run = linear.run_sgd(problem, float(point["eta"]), int(point["batch"]),
-                             n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
-                             x0=x0 / math.sqrt(d), average=True,
-                             seed=derive_seed(seed, "linear-batches"), dtype=dtype)
-    res = measure_tail_index(run.final, run.average, run.x_star, diverged=run.diverged,
-                             n_boot=int(point.get("n_boot", 200)),
-                             n_dbs=int(point.get("n_dbs", 500)), hill_k=point.get("hill_k"),
-                             seed=derive_seed(seed, "protocol"))
-    out = res.to_arrays()
-    ex = theory.sgd_tail_index(problem, float(point["eta"]), int(point["batch"]),
-                               alpha_bracket=(0.05, 64.0))
-    out["exact"] = np.asarray(ex.alpha)
-    out["exact_status"] = np.asarray(ex.status)
-    return out

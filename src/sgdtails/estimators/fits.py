@@ -23,8 +23,8 @@ import numpy as np
 from scipy import optimize, special, stats
 from scipy.interpolate import PchipInterpolator
 
-from sgdtails._validation import check_in_interval, check_int, check_sample
-from sgdtails.seeding import numpy_rng
+from sgdtails._core.seeding import numpy_rng
+from sgdtails._core.validation import check_in_interval, check_int, check_sample
 
 __all__ = [
     "KSResult",

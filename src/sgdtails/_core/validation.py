@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import torch
 
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -98,11 +99,15 @@ def check_sample(
 
 def check_float_dtype(name: str, dtype: Any) -> Any:
     """Return a torch floating dtype from ``torch.float32``/``torch.float64`` or their names."""
-    import torch
-
     names = {"float32": torch.float32, "float64": torch.float64}
     if isinstance(dtype, str) and dtype in names:
         return names[dtype]
     if dtype in (torch.float32, torch.float64):
         return dtype
     raise ValueError(f"{name} must be torch.float32 or torch.float64 (or 'float32'/'float64'), got {dtype!r}")
+
+
+def check_sgd_args(gamma: Any, batch_size: Any, delta: Any) -> tuple[float, int, float]:
+    """Validate ``(gamma > 0, batch_size >= 1, delta >= 0)``."""
+    return (check_positive("gamma", gamma), check_int("batch_size", batch_size, low=1),
+            check_positive("delta", delta, allow_zero=True))
