@@ -102,6 +102,17 @@ def _executed_fingerprint(output: Path) -> str | None:
     return meta.get("sgdtails", {}).get("fingerprint")
 
 
+def show_parameters_once(nb: Any) -> None:
+    """Hide the chapter's own parameters cell (its defaults) in the rendered page, so that the reader sees
+    the values in effect once: in papermill's injected cell, which stays visible."""
+    if not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        return
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+
+
 def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool = True,
                  force: bool = False) -> NotebookRun:
     """Execute one chapter under ``profile``; raise :class:`NotebookFailed` naming the failing cell.
@@ -146,6 +157,7 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
         )
         executed.metadata["sgdtails"] = {"fingerprint": fingerprint, "profile": profile,
                                          "root_seed": config.seed}
+        show_parameters_once(executed)
         nbformat.write(executed, str(output))
         run.status = "ok"
     except PapermillExecutionError as exc:

@@ -1,46 +1,13 @@
-"""One seaborn theme and figure helpers that take ``ax=`` and return it."""
+"""Pictures of tails: ccdf, QQ, Hill plots and tail-index estimates with intervals (each takes ``ax=``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-PALETTE = "colorblind"
-
-
-def set_theme(context: str = "notebook") -> None:
-    """The book's single look: seaborn ticks style, colour-blind palette, mathtext labels."""
-    sns.set_theme(context=context, style="ticks", palette=PALETTE)
-    plt.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 150,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.frameon": False,
-        "mathtext.fontset": "cm",
-        "svg.hashsalt": "sgdtails",
-    })
-
-
-def _ax(ax: Axes | None) -> Axes:
-    return ax if ax is not None else plt.gca()
-
-
-def save_figure(fig: Figure, figures_dir: str | os.PathLike[str], notebook: str, name: str) -> Path:
-    """Save ``fig`` as ``figures_dir/notebook/name.png`` (no timestamps: same data, same bytes)."""
-    out = Path(figures_dir) / notebook / f"{name}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight", metadata={"Software": None})
-    return out
+from sgdtails.plotting.core import current_axes
 
 
 def empirical_ccdf(x: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +20,7 @@ def empirical_ccdf(x: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_ccdf(x: Any, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Empirical ccdf of |x| on log-log axes."""
-    ax = _ax(ax)
+    ax = current_axes(ax)
     xs, p = empirical_ccdf(x)
     positive = xs > 0
     ax.loglog(xs[positive], p[positive], **({"drawstyle": "steps-post"} | kwargs))
@@ -71,12 +38,11 @@ def plot_estimates(
     **kwargs: Any,
 ) -> Axes:
     """Point estimates of a tail index with their confidence intervals as error bars."""
-    ax = _ax(ax)
+    ax = current_axes(ax)
     alpha = np.asarray(alpha, dtype=float)
     yerr = np.vstack([alpha - np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float) - alpha])
     ax.errorbar(x, alpha, yerr=np.clip(yerr, 0, None), **({"fmt": "o", "capsize": 3, "ms": 4} | kwargs))
     return ax
-
 
 
 def plot_hill(curve: Any, estimate: Any = None, ax: Axes | None = None, *, truth: float | None = None,
@@ -85,7 +51,7 @@ def plot_hill(curve: Any, estimate: Any = None, ax: Axes | None = None, *, truth
     ``se_asymptotic``), with the band alpha +- 1.96 alpha/sqrt(k), and optionally a
     ``TailIndexEstimate`` (its ``k`` marked, its bootstrap interval as an error bar) and the true index.
     """
-    ax = _ax(ax)
+    ax = current_axes(ax)
     k = np.asarray(curve.k)
     alpha = np.asarray(curve.alpha, dtype=float)
     line = ax.plot(k, alpha, **({"lw": 1, "label": r"Hill $\hat\alpha_H(k)$"} | kwargs))[0]
@@ -107,7 +73,7 @@ def plot_hill(curve: Any, estimate: Any = None, ax: Axes | None = None, *, truth
 
 def plot_qq(qq: Any, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """QQ plot of ``sgdtails.fits.qq_data`` output (``theoretical``, ``empirical``) with the diagonal."""
-    ax = _ax(ax)
+    ax = current_axes(ax)
     t = np.asarray(qq.theoretical, dtype=float)
     e = np.asarray(qq.empirical, dtype=float)
     ax.plot(t, e, **({"ls": "none", "marker": ".", "ms": 3} | kwargs))
