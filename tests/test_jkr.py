@@ -130,3 +130,12 @@ def test_data_set_argument_checks_n():
     ds = data.jkr_dataset("Y")
     with pytest.raises(ValueError, match="n=5"):
         theory.jkr_bounds(ds, n=5, gamma=0.1)
+
+
+def test_hessian_units_agree_with_the_paper_units():
+    ds = data.jkr_dataset("Y")
+    st = data.jkr_settings("Y")
+    paper = theory.jkr_bounds(ds, gamma=st.gamma)
+    hessian = theory.jkr_bounds_hessian(ds.singular_values**2 / ds.n, st.gamma)
+    for field in ("eta_upper", "eta_lower", "gamma_bar", "gamma_prime"):
+        assert getattr(hessian, field) == pytest.approx(getattr(paper, field), rel=1e-12)

@@ -6,7 +6,7 @@ Kesten machinery (:mod:`sgdtails.kesten`).
 """
 
 from sgdtails.kesten import KestenIndex, KestenLambda, kesten_index_mc, kesten_lambda_mc
-from sgdtails.linear.bounds import JKRBounds, jkr_bounds, paper_units, rho_star_equation
+from sgdtails.linear.bounds import JKRBounds, jkr_bounds, jkr_bounds_hessian, paper_units, rho_star_equation
 from sgdtails.linear.radial import (
     RadialRange,
     hsgd_isotropic_index,
@@ -25,6 +25,7 @@ from sgdtails.linear.sgd_index import (
 __all__ = [
     "JKRBounds",
     "jkr_bounds",
+    "jkr_bounds_hessian",
     "paper_units",
     "rho_star_equation",
     "KestenIndex",

@@ -35,7 +35,7 @@ from sgdtails._core.validation import check_int, check_sgd_args
 from sgdtails.linear.datasets import FiniteDataset
 from sgdtails.linear.designs import check_spectrum
 
-__all__ = ["JKRBounds", "jkr_bounds", "paper_units", "rho_star_equation"]
+__all__ = ["JKRBounds", "jkr_bounds", "jkr_bounds_hessian", "paper_units", "rho_star_equation"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,13 @@ def jkr_bounds(singular_values: Any, n: int | None = None, gamma: float | None =
                      lower_valid=bool(gamma < gamma_bar), gamma_prime=float(gamma_prime),
                      rho_star=float(rho), nu=nu, theta=theta, phi=phi, singular_values=sv, n=n,
                      gamma=gamma, batch_size=b, delta=delta)
+
+
+def jkr_bounds_hessian(spectrum: Any, gamma: float, batch_size: int = 1, delta: float = 0.0) -> JKRBounds:
+    """The paper's bounds from the Hessian eigenvalues ``s_i`` (of ``A'A/n``, or ``Sigma`` of an online
+    Gaussian design) and the per-unit ridge ``delta'`` of ``x - gamma (grad L + delta' x)``:
+    ``eta^* = 1 + 2B(s_1 + delta')/(gamma s_1^2)``, ``eta_* = eta^* - sum_{i>=2} s_i / s_1``,
+    ``gamma_bar = 2B(s_1 + delta')/(s_1 tr H)``. The bounds do not depend on ``n`` in these units
+    (``n = 1`` is used: ``lambda_i = sqrt(s_i)``, ``delta = delta'``)."""
+    sv, delta_paper = paper_units(spectrum, 1, delta)
+    return jkr_bounds(sv, 1, gamma, batch_size, delta_paper)
