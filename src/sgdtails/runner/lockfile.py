@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import platform
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10: only `finish` and the tests need it, on 3.11
+    tomllib = None
 
 LOCK_FILE = "requirements.lock"
 ENVIRONMENT_FILE = "environment.yml"
@@ -29,6 +35,7 @@ SHOWN = ("numpy", "scipy", "torch", "pandas", "matplotlib", "seaborn", "scikit-l
          "papermill", "jupytext", "jupyter-book", "myst-nb")
 
 _TARGET_PREFIX = "# Resolved for: "
+_INPUTS_PREFIX = "# From pyproject.toml requirements with sha256: "
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 _HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
 
@@ -90,24 +97,50 @@ def parse_lock(text: str) -> dict[str, LockedPackage]:
             blocks.append([])  # a comment or option at column 0 ends the entry before it
     entries: dict[str, LockedPackage] = {}
     for block in filter(None, blocks):
-        name, version = _PIN.match(block[0]).groups()
+        pin = _PIN.match(block[0])
+        assert pin is not None
+        name, version = pin.groups()
         via: list[str] = []
         for line in map(str.strip, block[1:]):
-            if line.startswith("# via"):
-                via += [line[len("# via"):].strip()] if line != "# via" else []
+            if line.startswith("# via") and line != "# via":
+                via.append(line[len("# via"):].strip())  # one asker, on the same line
             elif line.startswith("#   "):
-                via.append(line[1:].strip())
+                via.append(line[1:].strip())  # one of several, a line each
         entries[normalise(name)] = LockedPackage(normalise(name), version,
                                                  tuple(_HASH.findall("\n".join(block))), tuple(via))
     return entries
 
 
+def _header(text: str, prefix: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    return "unknown"
+
+
 def lock_target(text: str) -> str:
     """The ``# Resolved for: ...`` line that ``finish`` writes in the lock's header, or ``"unknown"``."""
-    for line in text.splitlines():
-        if line.startswith(_TARGET_PREFIX):
-            return line[len(_TARGET_PREFIX):].strip()
-    return "unknown"
+    return _header(text, _TARGET_PREFIX)
+
+
+def lock_inputs(text: str) -> str:
+    """The :func:`requirements_digest` of what the lock was made from, or ``"unknown"``."""
+    return _header(text, _INPUTS_PREFIX)
+
+
+def requirements_digest(pyproject_text: str) -> str:
+    """SHA-256 of what ``make lock`` resolves: the dependencies, ``dev`` extra and build requirements of
+    ``pyproject.toml``.
+
+    Any edit of those lists changes it, so a lock not remade since is detected without resolving anything.
+    """
+    if tomllib is None:  # pragma: no cover
+        raise RuntimeError("reading pyproject.toml needs Python 3.11 or newer (tomllib)")
+    data = tomllib.loads(pyproject_text)
+    inputs = {"dependencies": data["project"].get("dependencies", []),
+              "dev": data["project"].get("optional-dependencies", {}).get("dev", []),
+              "build-system": data.get("build-system", {}).get("requires", [])}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 def interpreter_target() -> str:
@@ -167,15 +200,18 @@ def render_environment(lock_text: str, sha256: str) -> str:
 
 
 def finish(root: str | Path = ".") -> LockSummary:
-    """After pip-compile: record this Python as the lock's target; write ``environment.yml`` from the lock."""
+    """After pip-compile: record in the lock's header this Python (its target) and the digest of the
+    requirements it was made from; write ``environment.yml`` from the lock."""
     root = Path(root)
     path = root / LOCK_FILE
     lines = path.read_text(encoding="utf-8").splitlines()
-    old = {i for i, line in enumerate(lines) if line.startswith(_TARGET_PREFIX)}
+    ours = (_TARGET_PREFIX, _INPUTS_PREFIX)
+    old = {i for i, line in enumerate(lines) if line.startswith(ours)}
     old |= {i + 1 for i in old if lines[i + 1:i + 2] == ["#"]}
     lines = [line for i, line in enumerate(lines) if i not in old]
     header_end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
-    lines[header_end:header_end] = [_TARGET_PREFIX + interpreter_target(), "#"]
+    inputs = requirements_digest((root / "pyproject.toml").read_text(encoding="utf-8"))
+    lines[header_end:header_end] = [_TARGET_PREFIX + interpreter_target(), _INPUTS_PREFIX + inputs, "#"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary = lock_summary(root)
     (root / ENVIRONMENT_FILE).write_text(render_environment(path.read_text(encoding="utf-8"), summary.sha256),
