@@ -172,6 +172,14 @@ def test_parse_lock_reads_names_versions_hashes_and_who_asked():
     assert entries["setuptools"].via[-1] == "torch"
 
 
+def test_lock_summary_finds_the_repositorys_lock_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert lockfile.SOURCE_ROOT == ROOT
+    assert lock_summary() == lock_summary(ROOT)
+    with pytest.raises(FileNotFoundError):
+        lock_summary(tmp_path)
+
+
 def test_lock_summary_marks_a_package_that_is_not_locked(tmp_path):
     (tmp_path / LOCK_FILE).write_text(SAMPLE)
     summary = lock_summary(tmp_path, packages=("torch", "Jinja2", "numpy"))

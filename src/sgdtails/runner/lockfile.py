@@ -26,6 +26,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10: only `finish` and
     tomllib = None
 
 LOCK_FILE = "requirements.lock"
+#: The repository this module was imported from (an editable install: ``make install``, Binder); a lock is
+#: found there whatever the working directory, e.g. a chapter executed in a copy of ``book/``.
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENT_FILE = "environment.yml"
 PROJECT = "sgdtails"
 
@@ -149,9 +152,13 @@ def interpreter_target() -> str:
     return f"{platform.python_implementation()} {major}.{minor} on {platform.system()} {platform.machine()}"
 
 
-def lock_summary(root: str | Path = ".", packages: tuple[str, ...] = SHOWN) -> LockSummary:
-    """SHA-256, target, size and the pinned versions of ``packages`` of ``root/requirements.lock``."""
-    path = Path(root) / LOCK_FILE
+def lock_summary(root: str | Path | None = None, packages: tuple[str, ...] = SHOWN) -> LockSummary:
+    """SHA-256, target, size and the pinned versions of ``packages`` of ``root/requirements.lock``.
+
+    ``root`` defaults to :data:`SOURCE_ROOT`. Raises ``FileNotFoundError`` where there is no lock (the package
+    installed without its repository, as on Colab).
+    """
+    path = Path(SOURCE_ROOT if root is None else root) / LOCK_FILE
     data = path.read_bytes()
     text = data.decode("utf-8")
     entries = parse_lock(text)
