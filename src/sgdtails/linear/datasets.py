@@ -108,6 +108,8 @@ class FiniteDataset:
     def x_star(self, delta: float = 0.0) -> np.ndarray:
         """Ridge minimiser ``(Sigma + delta I)^-1 A'y/n``."""
         delta = check_positive("delta", delta, allow_zero=True)
+        if delta == 0:  # rank-deficient A: the minimum-norm least-squares solution
+            return self.x_ref
         rhs = self.features.T @ self.targets / self.n
         return np.linalg.solve(self.sigma_matrix + delta * np.eye(self.d), rhs)
 
