@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# one BLAS thread, as in the book's kernels (runner.pipeline): set before numpy is imported
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import shutil
 import textwrap
 from pathlib import Path

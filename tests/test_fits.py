@@ -189,3 +189,38 @@ def test_plot_qq_helper():
     assert plotting.plot_qq(fits.qq_data(x, fits.student_t(x)), ax=ax) is ax
     assert len(ax.lines) == 2
     plt.close(fig)
+
+
+def test_student_t_scale_with_nu_fixed_recovers_the_scale():
+    x = 0.3 * np.random.default_rng(11).standard_t(4, 20000)
+    kappa = fits.student_t_scale(x, 4.0)
+    # se of a scale MLE ~ kappa / sqrt(2 n) for moderate nu; 4 se is generous
+    assert abs(kappa - 0.3) < 4 * 0.3 / np.sqrt(2 * 20000) * 1.5
+    with pytest.raises(ValueError, match="nu"):
+        fits.student_t_scale(x, -1.0)
+
+
+def test_student_t_nu_bootstrap_interval_covers_the_truth():
+    x = np.random.default_rng(12).standard_t(3, 3000)
+    lo, hi, reps = fits.student_t_nu_interval(x, n_boot=40, seed=1)
+    assert reps.shape == (40,) and lo < hi
+    assert lo < 3.0 < hi
+
+
+def test_ks_bootstrap_pvalue_is_uniform_under_the_null():
+    """Data drawn from a Student-t law, fitted and tested: the parametric-bootstrap p-values of 60
+    independent samples are uniform (their KS distance to U(0, 1) is not significant at 1 %); the naive
+    p-values, which ignore the fit, pile up near 1."""
+    rng = np.random.default_rng(13)
+    pvals, naive = [], []
+    for i in range(60):
+        x = rng.standard_t(4, 200)
+        res = fits.ks_test(x, fits.student_t(x), n_boot=19, seed=i)
+        pvals.append(res.pvalue)
+        naive.append(res.pvalue_naive)
+    # p-values from 19 bootstrap replicates live on the grid k/20: compare with the discrete uniform law
+    grid = np.arange(1, 21) / 20
+    counts = np.array([np.sum(np.isclose(pvals, g)) for g in grid])
+    assert counts.sum() == 60
+    assert stats.chisquare(counts.reshape(4, 5).sum(1)).pvalue > 0.01
+    assert np.median(naive) > 0.75

@@ -35,6 +35,8 @@ __all__ = [
     "ks_test",
     "qq_data",
     "student_t",
+    "student_t_nu_interval",
+    "student_t_scale",
 ]
 
 NU_BOUNDS = (0.05, 1000.0)
@@ -170,6 +172,39 @@ def student_t(x: Any, *, ci: float = 0.95) -> StudentTFit:
         hi = math.inf
     return StudentTFit(nu=nu, loc=loc, scale=scale, nu_ci_low=lo, nu_ci_high=hi,
                        loglik=-float(res.fun), n=int(arr.size), level=ci)
+
+
+def student_t_scale(x: Any, nu: float, loc: float = 0.0) -> float:
+    """Maximum-likelihood scale ``kappa`` of ``x ~ loc + kappa t(nu)`` with ``nu`` and ``loc`` fixed.
+
+    The score equation ``(nu + 1) mean(z^2 / (nu kappa^2 + z^2)) = 1``, ``z = x - loc``, has one root in
+    ``kappa`` (its left side decreases from ``nu + 1`` to 0); solved by ``brentq`` in ``log kappa``.
+    """
+    arr = check_sample("x", x, ndim=1, min_size=10)
+    nu = float(nu)
+    if not (math.isfinite(nu) and nu > 0):
+        raise ValueError(f"nu must be finite and > 0, got {nu!r}")
+    z2 = (arr - float(loc)) ** 2
+
+    def score(log_k: float) -> float:
+        return (nu + 1) * float(np.mean(z2 / (nu * math.exp(2 * log_k) + z2))) - 1.0
+
+    spread = math.log(float(np.sqrt(np.mean(z2))) + 1e-300)
+    lo, hi = spread - 10.0, spread + 10.0
+    return math.exp(optimize.brentq(score, lo, hi, xtol=1e-12))
+
+
+def student_t_nu_interval(x: Any, *, n_boot: int = 100, ci: float = 0.95, seed: Any = 0
+                          ) -> tuple[float, float, np.ndarray]:
+    """Nonparametric-bootstrap percentile interval for the Student-t ``nu``: ``n_boot`` resamples of ``x``
+    (with replacement) refitted by :func:`student_t`. Returns ``(low, high, replicates)``."""
+    arr = check_sample("x", x, ndim=1, min_size=10)
+    n_boot = check_int("n_boot", n_boot, low=2)
+    ci = check_in_interval("ci", ci, 0.0, 1.0, closed_low=False, closed_high=False)
+    rng = numpy_rng(seed)
+    reps = np.array([student_t(arr[rng.integers(0, arr.size, arr.size)]).nu for _ in range(n_boot)])
+    lo, hi = np.quantile(reps, [(1 - ci) / 2, (1 + ci) / 2])
+    return float(lo), float(hi), reps
 
 
 # ----------------------------------------------------------------------------------------

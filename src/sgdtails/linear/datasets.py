@@ -11,6 +11,7 @@ paper's SGD settings and :data:`JKR_PUBLISHED` the values the paper's runs print
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -176,6 +177,7 @@ def _digits_responses(labels: np.ndarray) -> np.ndarray:
     return b
 
 
+@functools.cache
 def jkr_dataset(name: str) -> FiniteDataset:
     """One of the paper's three data sets, built exactly as the published runs build it.
 
@@ -189,7 +191,7 @@ def jkr_dataset(name: str) -> FiniteDataset:
       relu is removed by the min-max); ``b`` as for ``Y``.
 
     ``np.random.RandomState(1)`` reproduces the stream of the published ``np.random.seed(1)`` without
-    touching numpy's global state.
+    touching numpy's global state. Built once per process (the result is shared: do not modify its arrays).
     """
     _check_jkr_name(name)
     if name == "X":

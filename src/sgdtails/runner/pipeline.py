@@ -29,6 +29,9 @@ from sgdtails import __version__
 from sgdtails._core.cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
 from sgdtails.runner.profiles import BookConfig, check_profile, load_config
 
+#: environment variables that set the thread count of numpy's BLAS in the kernels
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 @dataclass
 class NotebookRun:
@@ -145,6 +148,10 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     previous_log = os.environ.get(LOG_ENV)
     os.environ[LOG_ENV] = str(cache_log)
     os.environ[PROGRESS_ENV] = "0"  # the kernel inherits it: papermill's bar is the progress display
+    # numpy's BLAS with several threads on a busy machine waits on descheduled threads (an SVD of 2000 x 200
+    # measured 10 ms alone, up to 3 s beside other work); the library parallelises over blocks of runs itself
+    for var in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(var, "1")
     start = time.perf_counter()
     try:
         executed = papermill.execute_notebook(
