@@ -61,32 +61,20 @@ n_boot = 200
 powerlaw_n = 2000
 
 # %% tags=["remove-cell"]
-import warnings
-
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import powerlaw
-from matplotlib.ticker import NullFormatter
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails._core.seeding import derive_seed
-from sgdtails.estimators import accuracy
-from sgdtails.estimators import tailindex as ti
+from sgdtails.experiments import estimators
+from sgdtails.plotting import estimators as estimator_plots
 
 plotting.set_theme()
 NAME = "estimators"
-METHOD_COLORS = dict(zip(ti.METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"],
-                         strict=False))
-LAW_LABELS = {"pareto": "Pareto", "student_t": "Student-t", "stable": r"symmetric $\alpha$-stable"}
-
-
-def set_n_axis(ax):
-    """Log-scaled sample-size axis with one labelled tick per sample size."""
-    ax.set_xscale("log")
-    ax.set_xticks(sample_sizes, [str(n) for n in sample_sizes])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+params = estimators.EstimatorsParams(sample_sizes=sample_sizes, n_reps=n_reps, alphas=alphas,
+                                     stable_alphas=stable_alphas, n_dbs=n_dbs, plot_n=plot_n,
+                                     hill_plot_nu=hill_plot_nu,
+                                     hill_plot_stable_alpha=hill_plot_stable_alpha, n_boot=n_boot,
+                                     powerlaw_n=powerlaw_n)
 
 # %% [markdown]
 # ## The Hill plot and the choice of $k$
@@ -100,34 +88,11 @@ def set_n_axis(ax):
 # ($n$ = {glue:text}`hp_n:d` each).
 
 # %%
-samples = {
-    "student_t": accuracy.sample_law("student_t", hill_plot_nu, plot_n,
-                               seed=derive_seed(seed, NAME, "hill-plot", "student_t")),
-    "stable": accuracy.sample_law("stable", hill_plot_stable_alpha, plot_n,
-                            seed=derive_seed(seed, NAME, "hill-plot", "stable")),
-}
-truth = {"student_t": hill_plot_nu, "stable": hill_plot_stable_alpha}
-hill_est = {law: ti.hill(x, n_boot=n_boot, n_dbs=n_dbs, seed=derive_seed(seed, NAME, "hill", law))
-            for law, x in samples.items()}
-pd.DataFrame([{"law": law, "true alpha": truth[law], **e.as_dict()}
-              for law, e in hill_est.items()])
+hp = estimators.hill_plots(params, seed=seed)
+hp.table
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
-for ax, (law, x) in zip(axes, samples.items(), strict=True):
-    curve = ti.hill_curve(x, ks=range(5, plot_n // 2))
-    est = hill_est[law]
-    ks = np.unique(np.geomspace(8, plot_n // 4, 40).astype(int))
-    mom = [ti.moments(x, int(k), n_boot=0).alpha for k in ks]
-    pick = [ti.pickands(x, int(k), n_boot=0).alpha for k in ks // 4]
-    plotting.plot_hill(curve, est, ax=ax, truth=truth[law], color=METHOD_COLORS["hill"])
-    ax.plot(ks, mom, color=METHOD_COLORS["moments"], lw=1, ls="--", label="moments")
-    ax.plot(ks, pick, color=METHOD_COLORS["pickands"], lw=0.8, ls=":",
-            label=r"Pickands at $k/4$")
-    ax.set_ylim(0, 2.5 * truth[law])
-    ax.set_title(LAW_LABELS[law] + rf", $\alpha={truth[law]:g}$")
-axes[0].legend(fontsize=8, loc="upper left")
-fig.tight_layout()
+fig = estimator_plots.hill_plot_figure(hp.curves, hp.estimates, hp.truth, hp.ks, hp.moments, hp.pickands)
 plotting.save_figure(fig, figures_dir, NAME, "fig-estimators-hill-plot")
 glue("fig-estimators-hill-plot", fig, display=False)
 plt.close(fig)
@@ -135,8 +100,8 @@ plt.close(fig)
 glue("hp_nu", hill_plot_nu, display=False)
 glue("hp_stable_alpha", hill_plot_stable_alpha, display=False)
 glue("hp_n", plot_n, display=False)
-glue("hp_level", 100 * hill_est["student_t"].level, display=False)
-for law, e in hill_est.items():
+glue("hp_level", 100 * hp.estimates["student_t"].level, display=False)
+for law, e in hp.estimates.items():
     glue(f"hp_{law}_k", e.k, display=False)
     glue(f"hp_{law}_est", e.alpha, display=False)
     glue(f"hp_{law}_lo", e.ci_low, display=False)
@@ -173,51 +138,16 @@ for law, e in hill_est.items():
 # MMO, which needs centred data, applies to all of them.
 
 # %%
-cells = ([("pareto", a) for a in alphas] + [("student_t", a) for a in alphas]
-         + [("stable", a) for a in stable_alphas])
-frames = []
-for law, alpha in cells:
-    for n in sample_sizes:
-        frames.append(accuracy.estimator_accuracy(law, alpha, n, n_reps, seed=seed, n_dbs=n_dbs,
-                                            cache_dir=cache_dir))
-acc = pd.concat(frames, ignore_index=True)
-summary = accuracy.summarize_accuracy(acc)
+acc = estimators.accuracy_study(params, seed=seed, cache_dir=cache_dir)
+
+# %% tags=["hide-input"]
 glue("acc_n_reps", n_reps, display=False)
 glue("acc_alpha_min", min(alphas), display=False)
 glue("acc_alpha_max", max(alphas), display=False)
 glue("acc_n_max", max(sample_sizes), display=False)
-
-# %% tags=["hide-input"]
-laws = ["pareto", "student_t", "stable"]
-ncols = max(len(alphas), len(stable_alphas))
-fig, axes = plt.subplots(3, ncols, figsize=(2.3 * ncols, 7.2), sharex=True, sharey=True,
-                         squeeze=False)
-rel = acc.assign(ratio=np.clip(acc["alpha_hat"], 0, 1e6) / acc["alpha"])
-bands = (rel.groupby(["law", "alpha", "n", "method"])["ratio"]
-         .quantile([0.1, 0.5, 0.9]).unstack())
-for i, law in enumerate(laws):
-    law_alphas = stable_alphas if law == "stable" else alphas
-    for j in range(ncols):
-        ax = axes[i, j]
-        if j >= len(law_alphas):
-            ax.set_visible(False)
-            continue
-        a = law_alphas[j]
-        for method in ti.METHODS:
-            b = bands.loc[(law, a, slice(None), method)]
-            ns = b.index.get_level_values("n")
-            ax.plot(ns, b[0.5], marker="o", ms=3, color=METHOD_COLORS[method], label=method)
-            ax.fill_between(ns, b[0.1], b[0.9], color=METHOD_COLORS[method], alpha=0.15, lw=0)
-        ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        set_n_axis(ax)
-        ax.set_ylim(0, 2.5)
-        ax.set_title(LAW_LABELS[law] + rf", $\alpha={a:g}$", fontsize=9)
-        if j == 0:
-            ax.set_ylabel(r"$\hat\alpha/\alpha$")
-        if i == 2 or (law != "stable" and j >= len(stable_alphas)):
-            ax.set_xlabel(r"$n$")
-axes[0, 0].legend(fontsize=7, loc="upper left")
-fig.tight_layout()
+fig = estimator_plots.accuracy_figure(acc.bands, sample_sizes=sample_sizes,
+                                      alphas={"pareto": alphas, "student_t": alphas,
+                                              "stable": stable_alphas})
 plotting.save_figure(fig, figures_dir, NAME, "fig-estimators-accuracy")
 glue("fig-estimators-accuracy", fig, display=False)
 plt.close(fig)
@@ -233,30 +163,8 @@ plt.close(fig)
 # ```
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(3, len(ti.METHODS), figsize=(11, 7.5), sharex=True, sharey=True)
-n_ref = np.array([min(sample_sizes), max(sample_sizes)], dtype=float)
-for i, law in enumerate(laws):
-    sub = summary[summary["law"] == law]
-    law_alphas = sorted(sub["alpha"].unique())
-    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(law_alphas)))
-    for j, method in enumerate(ti.METHODS):
-        ax = axes[i, j]
-        for a, color in zip(law_alphas, colors, strict=True):
-            g = sub[(sub["method"] == method) & (sub["alpha"] == a)]
-            ax.plot(g["n"], g["rel_rmse_xi"], color=color, marker="o", ms=3, lw=1,
-                    label=rf"$\alpha={a:g}$")
-        ax.plot(n_ref, 0.5 * (n_ref / n_ref[0]) ** -0.5, color="k", ls=":", lw=1)
-        set_n_axis(ax)
-        ax.set_yscale("log")
-        if i == 0:
-            ax.set_title(method)
-        if i == 2:
-            ax.set_xlabel(r"$n$")
-        if j == 0:
-            ax.set_ylabel(LAW_LABELS[law] + "\n" + r"$\sqrt{\mathbb{E}(\hat\xi-\xi)^2}\,/\,\xi$",
-                          fontsize=9)
-    axes[i, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-fig.tight_layout()
+fig = estimator_plots.rmse_figure(acc.summary, laws=["pareto", "student_t", "stable"],
+                                  sample_sizes=sample_sizes)
 plotting.save_figure(fig, figures_dir, NAME, "fig-estimators-rmse")
 glue("fig-estimators-rmse", fig, display=False)
 plt.close(fig)
@@ -275,45 +183,14 @@ plt.close(fig)
 # relative RMSE of $\hat\alpha$ (over finite estimates), and the fraction of infinite estimates.
 
 # %% tags=["hide-input"]
-n_max = max(sample_sizes)
-table = (summary[summary["n"] == n_max]
-         .pivot_table(index=["law", "alpha"], columns="method",
-                      values=["rel_bias", "rel_rmse", "frac_inf"])
-         .round(2))
-table
+acc.table
 
 # %% tags=["remove-cell"]
-def at(law: str, alpha: float, method: str, column: str, n: int = n_max) -> float:
-    row = summary[(summary["law"] == law) & (summary["alpha"] == alpha) & (summary["n"] == n)
-                  & (summary["method"] == method)]
-    return float(row[column].iloc[0])
-
-
-nu_hi, nu_lo = max(alphas), min(alphas)
-a_st = max(stable_alphas)
-glue("nu_hi", nu_hi, display=False)
-glue("a_st_max", a_st, display=False)
-glue("hill_t_hi_median", at("student_t", nu_hi, "hill", "median"), display=False)
-glue("hill_t_hi_bias", 100 * at("student_t", nu_hi, "hill", "rel_bias"), display=False)
-glue("hill_st_bias", 100 * at("stable", a_st, "hill", "rel_bias"), display=False)
-glue("hill_p_rmse", 100 * float(np.mean([at("pareto", a, "hill", "rel_rmse_xi")
-                                          for a in alphas])), display=False)
-glue("pick_p_rmse", 100 * float(np.mean([at("pareto", a, "pickands", "rel_rmse_xi")
-                                          for a in alphas])), display=False)
-glue("pick_hill_ratio", float(np.mean([at("pareto", a, "pickands", "rel_rmse_xi") for a in alphas])
-                               / np.mean([at("pareto", a, "hill", "rel_rmse_xi") for a in alphas])),
-     display=False)
-glue("mom_t_hi_inf", 100 * at("student_t", nu_hi, "moments", "frac_inf"), display=False)
-glue("mom_t_hi_median", at("student_t", nu_hi, "moments", "median"), display=False)
-glue("mom_p_rmse", 100 * float(np.mean([at("pareto", a, "moments", "rel_rmse_xi")
-                                         for a in alphas])), display=False)
-glue("mmo_t_hi_median", at("student_t", nu_hi, "mmo", "median"), display=False)
-glue("mmo_st_rmse", 100 * float(np.mean([at("stable", a, "mmo", "rel_rmse_xi")
-                                          for a in stable_alphas])), display=False)
-glue("hill_st_rmse", 100 * float(np.mean([at("stable", a, "hill", "rel_rmse_xi")
-                                          for a in stable_alphas])), display=False)
-glue("mmo_p_lo_median", at("pareto", nu_lo, "mmo", "median"), display=False)
-glue("nu_lo", nu_lo, display=False)
+for name in ["nu_hi", "nu_lo", "hill_t_hi_median", "hill_t_hi_bias", "hill_st_bias", "hill_p_rmse",
+             "pick_p_rmse", "pick_hill_ratio", "mom_t_hi_inf", "mom_t_hi_median", "mom_p_rmse",
+             "mmo_t_hi_median", "mmo_st_rmse", "hill_st_rmse", "mmo_p_lo_median"]:
+    glue(name, getattr(acc.numbers, name), display=False)
+glue("a_st_max", acc.numbers.a_st_max, display=False)
 
 # %% [markdown]
 # ### What each estimator can and cannot do
@@ -363,34 +240,12 @@ glue("nu_lo", nu_lo, display=False)
 # {cite}`clauset2009`).
 
 # %%
-rows = []
-pl_cases = [("pareto", 1.5), ("student_t", 1.5), ("student_t", 3.0), ("student_t", 5.0),
-            ("stable", 1.5)]
-for law, alpha in pl_cases:
-    x = accuracy.sample_law(law, alpha, powerlaw_n, seed=derive_seed(seed, NAME, "powerlaw", law, alpha))
-    est = ti.hill(x, n_boot=0, n_dbs=n_dbs, seed=derive_seed(seed, NAME, "powerlaw-hill", law))
-    ax_ = np.sort(np.abs(x))[::-1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # powerlaw 2.0 bounds the density exponent to [0, 3] by default (our alpha <= 2)
-        fit = powerlaw.Fit(np.abs(x), xmin=ax_[est.k], discrete=False, verbose=False,
-                           parameter_ranges={"alpha": [1.0, 100.0]})
-        auto = powerlaw.Fit(np.abs(x), discrete=False, verbose=False,
-                            parameter_ranges={"alpha": [1.0, 100.0]})
-    a_pl = fit.power_law.alpha - 1.0
-    rows.append({"law": law, "true alpha": alpha, "k": est.k, "x_min": ax_[est.k],
-                 "Hill": est.alpha, "powerlaw (alpha+1)-1": a_pl,
-                 "powerlaw * k/(k+1)": a_pl * est.k / (est.k + 1),
-                 "|difference|": abs(est.alpha - a_pl * est.k / (est.k + 1)),
-                 "powerlaw own x_min": auto.power_law.xmin,
-                 "powerlaw at own x_min": auto.power_law.alpha - 1.0})
-pl_table = pd.DataFrame(rows)
-glue("pl_maxdiff", float(pl_table["|difference|"].max()), display=False)
+pl = estimators.powerlaw_comparison(params, seed=seed)
+glue("pl_maxdiff", pl.max_difference, display=False)
 glue("pl_n", powerlaw_n, display=False)
-pl_cap = float(powerlaw.Power_Law.DEFAULT_PARAMETER_RANGES["alpha"][1])
-glue("pl_cap", pl_cap, display=False)
-glue("pl_cap_alpha", pl_cap - 1.0, display=False)
-pl_table
+glue("pl_cap", pl.cap, display=False)
+glue("pl_cap_alpha", pl.cap - 1.0, display=False)
+pl.table
 
 # %% [markdown]
 # On samples of size {glue:text}`pl_n:d` the largest discrepancy between Hill and the converted

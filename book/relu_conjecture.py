@@ -44,78 +44,33 @@ n_boot = 100
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-import numpy as np
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails.experiments.relu_points import run_sweep, sweep_frame, sweep_grid
+from sgdtails.experiments import relu_conjecture
+from sgdtails.plotting import relu as relu_plots
 
 plotting.set_theme()
 NAME = "relu_conjecture"
-grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
-                  label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
-                  hill_k=0.05)
-df = sweep_frame(grid, run_sweep(cache_dir, [p for _, p in grid]))
-# one row per distinct (data, d, b, eta, iterate, estimator): the base point is in all three sweeps
-key = ["data", "d", "b", "eta", "iterate", "estimator"]
-df = df.drop_duplicates(subset=[*key, "algorithm"])
-wide = df.pivot_table(index=key, columns="algorithm",
-                      values=["alpha", "ci_low", "ci_high", "se", "n_diverged"]).reset_index()
-wide.columns = ["_".join(c).rstrip("_") for c in wide.columns]
+params = relu_conjecture.ConjectureParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches,
+                                          dims=dims, label_noise=label_noise, n_chains=n_chains,
+                                          n_iters=n_iters, n_boot=n_boot)
 
 # %% tags=["remove-cell"]
-DATA = {"noiseless": "realizable, noiseless", "noisy": f"realizable, $\\sigma$ = {label_noise:g}",
-        "binary": "binary"}
-MARK = {"noiseless": "o", "noisy": "s", "binary": "^"}
-CAP = 16.0
-
-
-def scatter(ax, estimator: str, iterate: str, lim: float):
-    sub = wide[(wide.estimator == estimator) & (wide.iterate == iterate)]
-    for i, (data, label) in enumerate(DATA.items()):
-        s = sub[sub.data == data]
-        x, y = s.alpha_sgd.clip(upper=CAP), s.alpha_variant.clip(upper=CAP)
-        xerr = np.vstack([x - s.ci_low_sgd.clip(upper=CAP), s.ci_high_sgd.clip(upper=CAP) - x])
-        yerr = np.vstack([y - s.ci_low_variant.clip(upper=CAP),
-                          s.ci_high_variant.clip(upper=CAP) - y])
-        ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None),
-                    fmt=MARK[data], color=f"C{i}", ms=5, capsize=2, lw=0.8, alpha=0.85,
-                    label=label)
-    ax.plot([0, lim], [0, lim], color="0.4", lw=1, ls="--", label="$y = x$")
-    ax.set_xlim(0, lim)
-    ax.set_ylim(0, lim)
-    ax.set_aspect("equal")
-    ax.set_xlabel(r"SGD: $\hat\alpha$")
-    ax.set_ylabel(r"variant: $\hat\alpha$")
-    return ax
-
-
-fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-scatter(axes[0], "hill_norm", "last", 1.05 * CAP)
-axes[0].set_title("Hill on $|w_K - c|$")
-scatter(axes[1], "mmo", "last", 2.3)
-axes[1].set_title("MMO on $w_K - c$")
-axes[0].legend(loc="upper left", fontsize=9)
-fig.tight_layout()
+cj = relu_conjecture.conjecture(params, seed=seed, cache_dir=cache_dir)
+fig = relu_plots.conjecture_figure(cj.frame, label_noise=label_noise)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-conjecture")
 glue("fig-relu-conjecture", fig, display=False)
 plt.close(fig)
 
-hill = wide[(wide.estimator == "hill_norm") & (wide.iterate == "last")
-            & np.isfinite(wide.alpha_sgd) & np.isfinite(wide.alpha_variant)]
-overlap = (hill.ci_low_sgd <= hill.ci_high_variant) & (hill.ci_low_variant <= hill.ci_high_sgd)
-glue("cj_n_points", len(hill), display=False)
-glue("cj_n_diverged", int(wide[(wide.estimator == "hill_norm") & (wide.iterate == "last")]
-                          [["n_diverged_sgd", "n_diverged_variant"]].sum().sum()), display=False)
-for data in DATA:
-    h = hill[hill.data == data]
-    o = overlap[hill.data == data]
-    glue(f"cj_{data}_n", len(h), display=False)
-    glue(f"cj_{data}_overlap", int(o.sum()), display=False)
-    glue(f"cj_{data}_ratio", float(np.median(h.alpha_sgd / h.alpha_variant)) if len(h) else np.nan,
-         display=False)
-    glue(f"cj_{data}_sgd_heavier", int((h.ci_high_sgd < h.ci_low_variant).sum()), display=False)
-    glue(f"cj_{data}_var_heavier", int((h.ci_high_variant < h.ci_low_sgd).sum()), display=False)
+glue("cj_n_points", cj.summary.n_points, display=False)
+glue("cj_n_diverged", cj.summary.n_diverged, display=False)
+for data, s in cj.summary.by_data.items():
+    glue(f"cj_{data}_n", s.n, display=False)
+    glue(f"cj_{data}_overlap", s.overlap, display=False)
+    glue(f"cj_{data}_ratio", s.ratio, display=False)
+    glue(f"cj_{data}_sgd_heavier", s.sgd_heavier, display=False)
+    glue(f"cj_{data}_var_heavier", s.variant_heavier, display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-relu-conjecture

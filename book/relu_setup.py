@@ -64,7 +64,7 @@
 # ## The measurement protocol
 #
 # We follow the public code of {cite}`gurbuzbalaban2021`, as {cite}`karmakar2022empirical` did
-# (`sgdtails.protocol.measure_tail_index`, shared with the linear-regression contrast):
+# (`sgdtails.estimators.protocol.measure_tail_index`, shared with the linear-regression contrast):
 # $N$ independent runs of $K$ iterations from $w_0 \sim N(0, I/d)$; keep the last iterate $w_K$ and the
 # running average of $w_t$ over the second half; centre by $w^*$ (realizable) or by the coordinate-wise
 # median over runs (binary); exclude diverged runs (non-finite or $|w - c| > 10^8$; they are counted
@@ -73,13 +73,34 @@
 # with Hill {cite}`hill1975` on the norms $|w_K - c|$ and on the pooled coordinates, each with a
 # bootstrap interval.
 #
-# On realizable data the simulator carries the deviation $z = w - w^*$ itself, forming the residuals
-# from $w^*\cdot x$ and $z \cdot x$ without cancellation: noiseless runs shrink many orders of magnitude
-# below the rounding error of $w^* + z$, and the protocol must see those deviations, not
-# rounding noise. For the same reason noiseless runs are simulated in float64: in float32 they reach
-# the subnormal range ($10^{-38}$ and below) within a few thousand steps, where precision is lost (the
-# simulator counts such runs). The other runs use float32, whose estimates agree with float64 within
-# their errors (a test checks this).
+# ## How the runs are simulated (our derivation)
+#
+# With Gaussian inputs every quantity above is computed exactly from a few numbers per run and step. The
+# law of the whole path is unchanged by any rotation that fixes $w^*$: the inputs' law is, the labels
+# see $x$ only through $p_1 = w^*\cdot x$, and $w_0 \sim N(0, I/d)$. Write the state
+# $z = w - w^*$ (realizable; $z = w$ on binary data) as $z = a\,w^* + r\,e$ with $r = |z_\perp|$ and $e$
+# a unit vector orthogonal to $w^*$. A sample enters the update only through $p_{i1} = x_i\cdot w^*$,
+# $p_{i2} = x_i\cdot e$ and the rest $h_i$ of $x_i$, an $N(0, I_{d-2})$ vector independent of both, so with
+# $k_i$ the coefficient of $x_i$ in the update (a function of $p_{i1}$, $c_i = a p_{i1} + r p_{i2}$ and the
+# label noise),
+#
+# $$
+# a' = a + \sum_i k_i p_{i1}, \qquad r'^2 = \Big(r + \sum_i k_i p_{i2}\Big)^2 + \Big(\sum_i k_i^2\Big)\,
+# \chi^2_{d-2} .
+# $$
+#
+# The running average needs two more numbers (the components of the running sum along $e$ and across
+# it), and at the end the vectors are rebuilt with uniformly random directions orthogonal to $w^*$,
+# which is exactly their conditional law by the same symmetry (`sgdtails.relu.radial`; a test compares
+# it with the direct simulation in law). Each step costs $2b$ normals (plus $b$ for label noise) and a
+# $\chi^2_{d-2}$ draw per run, instead of $b\,d$ normals and $d$-vectors.
+#
+# The state is the deviation from $w^*$ itself, never $w^* + z$: noiseless runs shrink many orders of
+# magnitude below the rounding error of $w^* + z$, and the protocol must see those deviations, not
+# rounding noise. For the same reason noiseless runs are simulated in float64 (in float32 they would
+# reach the subnormal range, $10^{-38}$ and below, within a few thousand steps); the other runs use
+# float32, whose estimates agree with float64 within their errors (a test checks this). The simulator
+# counts runs that come near the underflow range of their number format.
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
@@ -107,57 +128,25 @@ n_boot = 100
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from myst_nb import glue
 
 from sgdtails import plotting
-from sgdtails._core.cache import sweep
-from sgdtails._core.seeding import derive_seed
-from sgdtails.estimators.protocol import frame_from_arrays
-from sgdtails.experiments.relu_points import sweep_point
+from sgdtails.experiments import relu_setup
+from sgdtails.plotting import relu as relu_plots
 
 plotting.set_theme()
 NAME = "relu_setup"
-SETUPS = {"noiseless": ("realizable", 0.0), "noisy": ("realizable", label_noise),
-          "binary": ("binary", 0.0)}
-ALGOS = {"sgd": "SGD", "variant": "variant"}
-
-points = []
-for alg in ALGOS:
-    for key, (setup, noise) in SETUPS.items():
-        points.append(dict(algorithm=alg, setup=setup, label_noise=noise, d=d, batch=batch, eta=eta,
-                           n_chains=n_chains, n_iters=n_iters, n_trajectories=n_trajectories,
-                           n_boot=n_boot, hill_k=0.05, sampler="direct",
-                           dtype="float64" if key == "noiseless" else "float32",
-                           seed=derive_seed(seed, NAME, alg, key)))
-results = sweep(cache_dir, "relu-setup", points, sweep_point, desc="trajectories")
-res = {(p["algorithm"], key): r for p, r, key in
-       zip(points, results, [k for _ in ALGOS for k in SETUPS], strict=True)}
+params = relu_setup.SetupParams(d=d, batch=batch, eta=eta, label_noise=label_noise, n_chains=n_chains,
+                                n_iters=n_iters, n_trajectories=n_trajectories, n_boot=n_boot)
 
 # %% tags=["remove-cell"]
-colors = dict(zip(SETUPS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-for ax, (alg, title) in zip(axes, ALGOS.items(), strict=True):
-    for key in SETUPS:
-        r = res[(alg, key)]
-        steps = r["trajectory_steps"]
-        for j, tr in enumerate(r["trajectory"]):
-            ax.plot(np.maximum(steps, 1), tr, color=colors[key], lw=0.8, alpha=0.8,
-                    label=key if j == 0 else None)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"iteration $t$")
-    ax.set_title(f"{title}: $\\eta$ = {eta:g}, $b$ = {batch}, $d$ = {d}")
-axes[0].set_ylabel(r"$|w_t - w^*|$")
-axes[1].legend(title="data", loc="lower left")
-fig.tight_layout()
+traj = relu_setup.trajectories(params, seed=seed, cache_dir=cache_dir)
+fig = relu_plots.trajectories_figure(traj.frame, eta=eta, batch=batch, d=d)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-trajectories")
 glue("fig-relu-trajectories", fig, display=False)
 plt.close(fig)
 
-n_div = {k: int(r["n_diverged"]) for k, r in res.items()}
-glue("setup_n_underflow", sum(int(r["n_underflow"]) for r in res.values()), display=False)
+glue("setup_n_underflow", traj.summary.n_underflow, display=False)
 glue("setup_d", d, display=False)
 glue("setup_b", batch, display=False)
 glue("setup_eta", eta, display=False)
@@ -165,10 +154,9 @@ glue("setup_sigma", label_noise, display=False)
 glue("setup_n_runs", n_chains, display=False)
 glue("setup_n_iters", n_iters, display=False)
 glue("setup_n_traj", n_trajectories, display=False)
-glue("setup_n_diverged", sum(n_div.values()), display=False)
-for alg in ALGOS:
-    for key in SETUPS:
-        glue(f"setup_med_{alg}_{key}", float(res[(alg, key)]["final_median_norm"]), display=False)
+glue("setup_n_diverged", traj.summary.n_diverged, display=False)
+for key, value in traj.summary.median_distance.items():
+    glue(f"setup_med_{key}", value, display=False)
 
 # %% [markdown]
 # ## Trajectories
@@ -207,9 +195,4 @@ for alg in ALGOS:
 # the sample, where the Kesten tail is not yet a power law, and reported intervals far too narrow.
 
 # %%
-table = []
-for (alg, key), r in res.items():
-    table.append(frame_from_arrays(r, algorithm=alg, data=key))
-table = pd.concat(table, ignore_index=True)
-table[table["iterate"] == "last"][["algorithm", "data", "estimator", "alpha", "ci_low", "ci_high",
-                                   "n_used", "n_diverged"]].round(2)
+relu_setup.protocol_table(params, seed=seed, cache_dir=cache_dir)

@@ -55,226 +55,71 @@ noiseless_iters = [250, 500, 1000, 2000, 4000]
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown
-from matplotlib.ticker import NullFormatter, ScalarFormatter
 from myst_nb import glue
-from scipy import stats
 
 from sgdtails import plotting
-from sgdtails._core.cache import sweep
-from sgdtails._core.seeding import derive_seed
-from sgdtails.experiments.relu_points import exact_params, exact_point, run_sweep, sweep_frame, sweep_grid
+from sgdtails.experiments import relu_sweeps
+from sgdtails.plotting import relu as relu_plots
 
 plotting.set_theme()
 NAME = "relu_sweeps"
-HILL_FRACTION = 0.05
-grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
-                  label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
-                  hill_k=HILL_FRACTION)
-results = run_sweep(cache_dir, [p for _, p in grid])
-
-exact_keys = []
-for labels, p in grid:
-    if labels["algorithm"] == "variant":
-        e = exact_params(dict(p, n_walkers=exact_walkers, n_steps=exact_steps,
-                              burn_in=exact_steps // 3, n_replicas=exact_replicas, seed=seed))
-        if e not in exact_keys:
-            exact_keys.append(e)
-exact_res = sweep(cache_dir, "relu-exact", exact_keys, exact_point, desc="exact index")
-
-
-def exact_of(p: dict) -> dict:
-    e = exact_params(dict(p, n_walkers=exact_walkers, n_steps=exact_steps,
-                          burn_in=exact_steps // 3, n_replicas=exact_replicas, seed=seed))
-    r = exact_res[exact_keys.index(e)]
-    return {"exact": float(r["alpha"]), "exact_se": float(r["se"]), "exact_status": str(r["status"])}
-
-
-def lognormal_hill(sd: float, frac: float = HILL_FRACTION) -> float:
-    """Hill index at k = frac n of a lognormal law with log-sd ``sd`` (large-n limit)."""
-    z = stats.norm.isf(frac)
-    return 1.0 / (sd * (stats.norm.pdf(z) / frac - z))
-
-
-df = sweep_frame(grid, results, [exact_of(p) | {"lognormal": lognormal_hill(float(r["log_norm_sd"]))}
-                                 for (_, p), r in zip(grid, results, strict=True)])
+params = relu_sweeps.SweepsParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
+                                  label_noise=label_noise, n_chains=n_chains, n_iters=n_iters,
+                                  n_boot=n_boot, exact_walkers=exact_walkers, exact_steps=exact_steps,
+                                  exact_replicas=exact_replicas, noiseless_iters=noiseless_iters)
 
 # %% tags=["remove-cell"]
-SWEEPS = {"eta": r"step size $\eta$", "b": r"batch size $b$", "d": r"dimension $d$"}
-DATA = {"noiseless": "realizable, noiseless", "noisy": f"realizable, $\\sigma$ = {label_noise:g}",
-        "binary": "binary"}
-ALGO_STYLE = {"sgd": dict(color="C0", marker="o", label="SGD"),
-              "variant": dict(color="C1", marker="s", label="variant")}
-
-
-def sweep_figure(estimator: str, iterate: str = "last", cap: float = 16.0):
-    fig, axes = plt.subplots(3, 3, figsize=(11, 9.5))
-    for i, (sw, xlabel) in enumerate(SWEEPS.items()):
-        for j, (data, title) in enumerate(DATA.items()):
-            ax = axes[i, j]
-            sub = df[(df.sweep == sw) & (df.data == data) & (df.iterate == iterate)
-                     & (df.estimator == estimator)]
-            for k, (alg, style) in enumerate(ALGO_STYLE.items()):
-                s = sub[sub.algorithm == alg].sort_values("x")
-                shift = (k - 0.5) * 0.012 * (s.x.max() - s.x.min() + 1e-9)
-                a = s.alpha.clip(upper=cap)
-                plotting.plot_estimates(s.x + shift, a, s.ci_low.clip(upper=cap),
-                                        s.ci_high.clip(upper=cap), ax=ax, color=style["color"],
-                                        fmt=style["marker"], label=style["label"])
-            ex = sub[sub.algorithm == "variant"].sort_values("x")
-            ok = ex.exact_status.isin(["ok", "above_bracket"])  # unstable points: no line
-            ls = ":" if data == "noiseless" else "--"
-            lab = ("Kesten root (no stationary law)" if data == "noiseless"
-                   else "variant, exact index")
-            ax.plot(ex.x[ok], ex.exact[ok].clip(upper=cap), ls=ls, color="C1", lw=1.2, label=lab)
-            if data == "noiseless" and estimator == "hill_norm":
-                ax.plot(ex.x, ex.lognormal.clip(upper=cap), ls="none", marker="x", color="C1",
-                        ms=6, label="lognormal prediction")
-            ndiv = int(sub.n_diverged.sum())
-            nrun = int(sub.n_runs.sum())
-            ax.text(0.02, 0.96, f"diverged: {ndiv}/{nrun}", transform=ax.transAxes, va="top",
-                    fontsize=8)
-            if i == 0:
-                ax.set_title(title)
-            if j == 0:
-                ax.set_ylabel(r"$\hat\alpha$")
-            ax.set_xlabel(xlabel)
-            if sw == "b":
-                ax.set_xscale("log", base=2)
-                ax.set_xticks(sorted(set(s.x)), [str(int(v)) for v in sorted(set(s.x))])
-            ax.set_ylim(0, 1.05 * cap if estimator != "mmo" else 2.5)
-    handles, labels_ = [], []
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels_:
-                handles.append(h)
-                labels_.append(lab)
-    fig.legend(handles, labels_, loc="lower center", ncol=len(labels_), frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
-
-
-fig = sweep_figure("hill_norm")
+sw = relu_sweeps.sweeps(params, seed=seed, cache_dir=cache_dir)
+fig = relu_plots.sweeps_figure(sw.frame, estimator="hill_norm", label_noise=label_noise)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-sweeps-hill")
 glue("fig-relu-sweeps-hill", fig, display=False)
 plt.close(fig)
-fig = sweep_figure("mmo")
+fig = relu_plots.sweeps_figure(sw.frame, estimator="mmo", label_noise=label_noise)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-sweeps-mmo")
 glue("fig-relu-sweeps-mmo", fig, display=False)
 plt.close(fig)
 
-base = df[(df.d == d) & (df.b == batch) & (df.eta == eta) & (df.iterate == "last")
-          & (df.estimator == "hill_norm") & (df.sweep == "eta")]  # the base point is in every sweep
 glue("sw_d", d, display=False)
 glue("sw_b", batch, display=False)
 glue("sw_eta", eta, display=False)
 glue("sw_sigma", label_noise, display=False)
 glue("sw_n_runs", n_chains, display=False)
 glue("sw_n_iters", n_iters, display=False)
-glue("sw_n_points", len(grid), display=False)
-glue("sw_n_diverged", int(df[(df.iterate == "last") & (df.estimator == "mmo")].n_diverged.sum()),
-     display=False)
-glue("sw_hill_pct", 100 * HILL_FRACTION, display=False)
-for _, r in base.iterrows():
-    glue(f"sw_base_{r.algorithm}_{r.data}", float(r.alpha), display=False)
-ex_base = base[base.algorithm == "variant"].set_index("data")
-glue("sw_base_exact_noisy", float(ex_base.loc["noisy", "exact"]), display=False)
-glue("sw_base_exact_binary", float(ex_base.loc["binary", "exact"]), display=False)
-base_res = {(lab["algorithm"], lab["data"]): r for (lab, p), r in zip(grid, results, strict=True)
-            if (p["d"], p["batch"], p["eta"]) == (d, batch, eta)}
-for alg in ALGO_STYLE:
-    glue(f"sw_offset_{alg}_noisy", float(base_res[(alg, "noisy")]["median_offset"]), display=False)
-    glue(f"sw_spread_{alg}_noisy", float(base_res[(alg, "noisy")]["final_median_norm"]),
-         display=False)
-noiseless_res = [r for (lab, _), r in zip(grid, results, strict=True) if lab["data"] == "noiseless"]
-glue("sw_nl_min_norm", float(min(r["final_min_norm"] for r in noiseless_res)), display=False)
-glue("sw_n_underflow", int(sum(int(r["n_underflow"]) for r in results)), display=False)
+glue("sw_hill_pct", 100 * params.hill_fraction, display=False)
+glue("sw_n_points", sw.summary.n_points, display=False)
+glue("sw_n_diverged", sw.summary.n_diverged, display=False)
+glue("sw_n_underflow", sw.summary.n_underflow, display=False)
+glue("sw_nl_min_norm", sw.summary.nl_min_norm, display=False)
+for key, value in sw.summary.base_alpha.items():
+    glue(f"sw_base_{key}", value, display=False)
+for key, value in sw.summary.base_exact.items():
+    glue(f"sw_base_exact_{key}", value, display=False)
+for key, value in sw.summary.offset.items():
+    glue(f"sw_offset_{key}_noisy", value, display=False)
+for key, value in sw.summary.spread.items():
+    glue(f"sw_spread_{key}_noisy", value, display=False)
+glue("sw_exact_n", sw.summary.exact_n, display=False)
+glue("sw_exact_within2", sw.summary.exact_within2, display=False)
+glue("sw_exact_median_rel", sw.summary.exact_median_rel, display=False)
+glue("sw_nl_n", sw.summary.nl_n, display=False)
+glue("sw_nl_median_ratio", sw.summary.nl_median_ratio, display=False)
+for key, word in sw.summary.trends.items():
+    glue(f"sw_trend_{key}", Markdown(word), display=False)
 
-# agreement of the variant's simulated index with its exact index (noisy and binary data)
-var = df[(df.algorithm == "variant") & (df.iterate == "last") & (df.estimator == "hill_norm")
-         & (df.data != "noiseless") & (df.exact_status == "ok") & np.isfinite(df.alpha)
-         & (df.exact < 8)]
-var = var.drop_duplicates(subset=["data", "d", "b", "eta"])
-z = (var.alpha - var.exact) / np.hypot(var.se, var.exact_se)
-glue("sw_exact_n", len(var), display=False)
-glue("sw_exact_within2", int((np.abs(z) < 2).sum()), display=False)
-glue("sw_exact_median_rel", float(np.median(var.alpha / var.exact)) if len(var) else np.nan,
-     display=False)
-
-# noiseless: lognormal prediction against the protocol's number
-nl = df[(df.data == "noiseless") & (df.iterate == "last") & (df.estimator == "hill_norm")
-        & np.isfinite(df.alpha) & (df.n_used > 0)].drop_duplicates(
-            subset=["algorithm", "d", "b", "eta"])
-glue("sw_nl_n", len(nl), display=False)
-glue("sw_nl_median_ratio", float(np.median(nl.alpha / nl.lognormal)) if len(nl) else np.nan,
-     display=False)
-
-# noiseless runs at the base point for several K: the protocol's number against K
-k_points = [dict(algorithm=alg, setup="realizable", label_noise=0.0, d=d, batch=batch, eta=eta,
-                 n_chains=n_chains, n_iters=int(k), n_boot=n_boot, hill_k=HILL_FRACTION,
-                 dtype="float64", n_trajectories=0, sampler="direct",
-                 seed=derive_seed(seed, "relu-noiseless-K", alg, int(k)))
-            for alg in ALGO_STYLE for k in noiseless_iters]
-k_res = run_sweep(cache_dir, k_points, desc="noiseless, K")
-kdf = pd.DataFrame([dict(algorithm=p["algorithm"], K=p["n_iters"],
-                         alpha=float(r["last.hill_norm.alpha"]),
-                         ci_low=float(r["last.hill_norm.ci_low"]),
-                         ci_high=float(r["last.hill_norm.ci_high"]),
-                         lognormal=lognormal_hill(float(r["log_norm_sd"])),
-                         n_diverged=int(r["n_diverged"]))
-                    for p, r in zip(k_points, k_res, strict=True)])
-fig, ax = plt.subplots(figsize=(5.5, 3.8))
-for k, (alg, style) in enumerate(ALGO_STYLE.items()):
-    s = kdf[kdf.algorithm == alg]
-    plotting.plot_estimates(s.K * (1 + 0.04 * (k - 0.5)), s.alpha, s.ci_low, s.ci_high, ax=ax,
-                            color=style["color"], fmt=style["marker"], label=style["label"])
-    ax.plot(s.K, s.lognormal, ls="none", marker="x", color=style["color"], ms=7,
-            label=f"{style['label']}: lognormal prediction")
-kk = np.geomspace(min(noiseless_iters), max(noiseless_iters), 50)
-a0 = float(kdf[kdf.K == min(noiseless_iters)].alpha.mean())
-ax.plot(kk, a0 * np.sqrt(min(noiseless_iters) / kk), color="0.5", lw=1, ls="--",
-        label=r"$\propto K^{-1/2}$")
-ax.set_xscale("log")
-ax.set_yscale("log")
-for axis in (ax.xaxis, ax.yaxis):
-    axis.set_major_formatter(ScalarFormatter())
-    axis.set_minor_formatter(NullFormatter())
-ax.set_xticks(noiseless_iters)
-ax.set_xlabel(r"iterations $K$")
-ax.set_ylabel(r"Hill $\hat\alpha$ of $|w_K - w^*|$")
-ax.set_title(rf"noiseless, $\eta$ = {eta:g}, $b$ = {batch}, $d$ = {d}")
-ax.legend(fontsize=8)
-fig.tight_layout()
+# %% tags=["remove-cell"]
+nk = relu_sweeps.noiseless_k(params, seed=seed, cache_dir=cache_dir)
+fig = relu_plots.noiseless_k_figure(nk.frame, eta=eta, batch=batch, d=d)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-noiseless-k")
 glue("fig-relu-noiseless-k", fig, display=False)
 plt.close(fig)
-kv = kdf[kdf.algorithm == "variant"].set_index("K")
-glue("sw_k_min", int(min(noiseless_iters)), display=False)
-glue("sw_k_max", int(max(noiseless_iters)), display=False)
-glue("sw_k_alpha_min", float(kv.loc[min(noiseless_iters), "alpha"]), display=False)
-glue("sw_k_alpha_max", float(kv.loc[max(noiseless_iters), "alpha"]), display=False)
-glue("sw_k_sqrt_ratio", float(np.sqrt(max(noiseless_iters) / min(noiseless_iters))),
-     display=False)
-glue("sw_k_ratio", float(kv.loc[min(noiseless_iters), "alpha"]
-                         / kv.loc[max(noiseless_iters), "alpha"]), display=False)
-glue("sw_k_n_diverged", int(kdf.n_diverged.sum()), display=False)
-
-
-def trend_word(sw: str, alg: str, data: str) -> str:
-    s = df[(df.sweep == sw) & (df.algorithm == alg) & (df.data == data) & (df.iterate == "last")
-           & (df.estimator == "hill_norm") & np.isfinite(df.alpha)]
-    if len(s) < 3:
-        return "is undetermined"
-    rho = stats.spearmanr(s.x, s.alpha).statistic
-    return "rises" if rho > 0.5 else "falls" if rho < -0.5 else "shows no clear trend"
-
-
-for sw in SWEEPS:
-    for alg in ALGO_STYLE:
-        for data in DATA:
-            glue(f"sw_trend_{sw}_{alg}_{data}", Markdown(trend_word(sw, alg, data)), display=False)
+glue("sw_k_min", nk.summary.k_min, display=False)
+glue("sw_k_max", nk.summary.k_max, display=False)
+glue("sw_k_alpha_min", nk.summary.alpha_k_min, display=False)
+glue("sw_k_alpha_max", nk.summary.alpha_k_max, display=False)
+glue("sw_k_sqrt_ratio", nk.summary.sqrt_ratio, display=False)
+glue("sw_k_ratio", nk.summary.ratio, display=False)
+glue("sw_k_n_diverged", nk.summary.n_diverged, display=False)
 
 # %% [markdown]
 # ## The sweeps

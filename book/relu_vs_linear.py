@@ -50,109 +50,38 @@ n_boot = 100
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
-from scipy import stats
 
 from sgdtails import plotting
-from sgdtails._core.cache import sweep
-from sgdtails._core.seeding import derive_seed
-from sgdtails.estimators.protocol import frame_from_arrays
-from sgdtails.experiments.relu_points import linear_point, run_sweep, sweep_frame, sweep_grid
+from sgdtails.experiments import relu_vs_linear
+from sgdtails.plotting import relu as relu_plots
 
 plotting.set_theme()
 NAME = "relu_vs_linear"
-HILL_FRACTION = 0.05
-
-# the ReLU sweeps of the chapter "Index against step size, batch size and dimension" (cache hits)
-grid = sweep_grid(seed, d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
-                  label_noise=label_noise, n_chains=n_chains, n_iters=n_iters, n_boot=n_boot,
-                  hill_k=HILL_FRACTION)
-relu = sweep_frame(grid, run_sweep(cache_dir, [p for _, p in grid]))
-
-# the linear-regression contrast on the same grid
-lin_grid = []
-for lab, p in grid:
-    if lab["algorithm"] == "sgd" and lab["data"] == "noisy":
-        q = dict(d=p["d"], batch=p["batch"], eta=p["eta"], label_noise=label_noise,
-                 n_chains=n_chains, n_iters=n_iters, n_boot=n_boot, hill_k=HILL_FRACTION)
-        q["seed"] = derive_seed(seed, "linear", q["d"], q["batch"], q["eta"])
-        lin_grid.append(({"sweep": lab["sweep"], "x": lab["x"]}, q))
-lin_res = sweep(cache_dir, "relu-vs-linear", [q for _, q in lin_grid], linear_point,
-                desc="linear sweeps")
-lin = pd.concat([frame_from_arrays(r, **lab, algorithm="linear", data="linear",
-                                   exact=float(r["exact"]), exact_status=str(r["exact_status"]))
-                 for (lab, _), r in zip(lin_grid, lin_res, strict=True)], ignore_index=True)
+params = relu_vs_linear.VsLinearParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
+                                       label_noise=label_noise, n_chains=n_chains, n_iters=n_iters,
+                                       n_boot=n_boot)
 
 # %% tags=["remove-cell"]
-SWEEPS = {"eta": r"step size $\eta$", "b": r"batch size $b$", "d": r"dimension $d$"}
-SERIES = {("linear", "linear"): dict(color="C2", fmt="D", label="linear regression, SGD"),
-          ("sgd", "noisy"): dict(color="C0", fmt="o", label="ReLU, SGD (noisy)"),
-          ("variant", "noisy"): dict(color="C1", fmt="s", label="ReLU, variant (noisy)"),
-          ("sgd", "binary"): dict(color="C4", fmt="^", label="ReLU, SGD (binary)")}
-CAP = 16.0
-both = pd.concat([lin, relu], ignore_index=True)
-sel = both[(both.iterate == "last") & (both.estimator == "hill_norm")]
-
-fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-for ax, (sw, xlabel) in zip(axes, SWEEPS.items(), strict=True):
-    for k, ((alg, data), style) in enumerate(SERIES.items()):
-        s = sel[(sel.sweep == sw) & (sel.algorithm == alg) & (sel.data == data)].sort_values("x")
-        shift = (k - 1.5) * 0.01 * (s.x.max() - s.x.min() + 1e-9)
-        plotting.plot_estimates(s.x + shift, s.alpha.clip(upper=CAP), s.ci_low.clip(upper=CAP),
-                                s.ci_high.clip(upper=CAP), ax=ax, **style)
-    s = sel[(sel.sweep == sw) & (sel.algorithm == "linear")].sort_values("x")
-    ok = s.exact_status.isin(["ok", "above_bracket"])
-    ax.plot(s.x[ok], s.exact[ok].clip(upper=CAP), "--", color="C2", lw=1.2,
-            label="linear regression, exact index")
-    nd = int(sel[sel.sweep == sw].drop_duplicates(["algorithm", "data", "x"]).n_diverged.sum())
-    ax.text(0.02, 0.96, f"diverged: {nd}", transform=ax.transAxes, va="top", fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylim(0, 1.05 * CAP)
-axes[0].set_ylabel(r"Hill $\hat\alpha$ of $|w_K - c|$")
-handles, labels = axes[0].get_legend_handles_labels()
-fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
-fig.tight_layout(rect=(0, 0.12, 1, 1))
+# the linear-regression contrast; the ReLU points are those of "Index against step size, batch size and
+# dimension" (cache hits)
+con = relu_vs_linear.contrast(params, seed=seed, cache_dir=cache_dir)
+fig = relu_plots.vs_linear_figure(con.frame, cap=relu_vs_linear.CAP)
 plotting.save_figure(fig, figures_dir, NAME, "fig-relu-vs-linear")
 glue("fig-relu-vs-linear", fig, display=False)
 plt.close(fig)
 
-
-def trend(alg: str, data: str, sw: str) -> int:
-    """+1 rises, -1 falls, 0 no clear trend (Spearman |rho| <= 0.5 or fewer than 3 points)."""
-    s = sel[(sel.sweep == sw) & (sel.algorithm == alg) & (sel.data == data)
-            & np.isfinite(sel.alpha)]
-    if len(s) < 3:
-        return 0
-    rho = stats.spearmanr(s.x, s.alpha.clip(upper=CAP)).statistic
-    return 1 if rho > 0.5 else -1 if rho < -0.5 else 0
-
-
-WORD = {1: "rises", -1: "falls", 0: "shows no clear trend"}
-EXPECTED = {"eta": -1, "b": 1, "d": -1}  # Gurbuzbalaban et al. (2021), linear regression
-series = [("linear", "linear"), ("sgd", "noisy"), ("variant", "noisy"), ("sgd", "binary"),
-          ("variant", "binary"), ("sgd", "noiseless"), ("variant", "noiseless")]
-trends = {(a, dt, sw): trend(a, dt, sw) for a, dt in series for sw in SWEEPS}
-for (a, dt, sw), t in trends.items():
-    glue(f"lin_trend_{a}_{dt}_{sw}", Markdown(WORD[t]), display=False)
-relu_series = [s for s in series if s[0] != "linear"]
-n_diff = {sw: sum(trends[(a, dt, sw)] != trends[("linear", "linear", sw)] for a, dt in relu_series)
-          for sw in SWEEPS}
-for sw in SWEEPS:
-    glue(f"lin_ndiff_{sw}", int(n_diff[sw]), display=False)
-glue("lin_nseries", len(relu_series), display=False)
-glue("lin_linear_matches_theory", int(sum(trends[("linear", "linear", sw)] == EXPECTED[sw]
-                                          for sw in SWEEPS)), display=False)
-base_lin = lin[(lin.x == eta) & (lin.sweep == "eta") & (lin.iterate == "last")
-               & (lin.estimator == "hill_norm")].iloc[0]
-base_relu = relu[(relu.x == eta) & (relu.sweep == "eta") & (relu.iterate == "last")
-                 & (relu.estimator == "hill_norm")].set_index(["algorithm", "data"])
-glue("lin_base_alpha", float(base_lin.alpha), display=False)
-glue("lin_base_exact", float(base_lin.exact), display=False)
-glue("lin_base_sgd_noisy", float(base_relu.loc[("sgd", "noisy"), "alpha"]), display=False)
-glue("lin_base_variant_noisy", float(base_relu.loc[("variant", "noisy"), "alpha"]), display=False)
+for key, word in con.summary.trends.items():
+    glue(f"lin_trend_{key}", Markdown(word), display=False)
+for key, value in con.summary.n_diff.items():
+    glue(f"lin_ndiff_{key}", value, display=False)
+glue("lin_nseries", con.summary.n_series, display=False)
+glue("lin_linear_matches_theory", con.summary.linear_matches_theory, display=False)
+glue("lin_base_alpha", con.summary.base_linear_alpha, display=False)
+glue("lin_base_exact", con.summary.base_linear_exact, display=False)
+glue("lin_base_sgd_noisy", con.summary.base_relu["sgd"], display=False)
+glue("lin_base_variant_noisy", con.summary.base_relu["variant"], display=False)
 glue("lin_d", d, display=False)
 glue("lin_b", batch, display=False)
 glue("lin_eta", eta, display=False)

@@ -1,5 +1,6 @@
 """SGD and the Karmakar–Mukherjee variant on a ReLU gate: convergence, the affine recursion, the exact
-index, argument checks, divergence bookkeeping and float32 against float64."""
+index, argument checks, divergence bookkeeping and float32 against float64; the radial simulator and the
+reduced Kesten walkers against the direct ones, in law."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import torch
 from sgdtails._core.seeding import derive_seed, torch_generator
 from sgdtails.estimators.protocol import measure_tail_index
 from sgdtails.experiments.relu_points import exact_params, sweep_point
-from sgdtails.relu.exact import variant_random_matrix, variant_tail_index
+from sgdtails.kesten import kesten_lambda_mc
+from sgdtails.relu.exact import variant_random_matrix, variant_random_matrix_reduced, variant_tail_index
 from sgdtails.relu.law import DataLaw, draw_batch, variant_affine_terms
+from sgdtails.relu.radial import draw_counts, run_relu_radial
 from sgdtails.relu.simulate import run_relu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -181,3 +184,114 @@ def test_bad_arguments_of_the_matrix_sampler() -> None:
         variant_random_matrix(3, 1, 0.1, "regression")
     with pytest.raises(ValueError, match="flip_prob"):
         variant_random_matrix(3, 1, 0.1, "binary", flip_prob=1.5)
+
+
+# --------------------------------------------------------------------------------------------------
+# the radial simulator (sgdtails.relu.radial) against the direct one, in law
+# --------------------------------------------------------------------------------------------------
+def _moments_agree(x: np.ndarray, y: np.ndarray) -> None:
+    """Mean and second moment of two iid samples agree within 4 combined standard errors."""
+    for f in (lambda v: v, np.square):
+        a, b = f(x), f(y)
+        se = math.hypot(a.std(ddof=1) / math.sqrt(a.size), b.std(ddof=1) / math.sqrt(b.size))
+        assert abs(a.mean() - b.mean()) < 4 * se, (a.mean(), b.mean(), se)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "setup", "noise", "flip", "d"),
+    [("sgd", "realizable", 0.5, 0.0, 10), ("variant", "realizable", 0.5, 0.0, 6),
+     ("sgd", "binary", 0.0, 0.1, 5), ("variant", "binary", 0.0, 0.0, 4), ("sgd", "realizable", 0.0, 0.0, 3),
+     ("variant", "realizable", 0.3, 0.0, 2), ("sgd", "realizable", 0.3, 0.0, 1)],
+)
+def test_radial_simulator_has_the_law_of_the_direct_one(algorithm, setup, noise, flip, d) -> None:
+    kw = dict(d=d, batch=3, eta=0.4, n_chains=6000, n_iters=40, label_noise=noise, flip_prob=flip,
+              n_trajectories=3, dtype="float64")
+    direct = run_relu(algorithm, setup, sampler="direct", seed=11, **kw)
+    radial = run_relu_radial(algorithm, setup, seed=12, **kw)
+    assert radial.n_diverged == 0 and radial.last.shape == direct.last.shape
+    for name in ("last_dev", "average_dev"):
+        a, b = getattr(direct, name), getattr(radial, name)
+        _moments_agree(np.log(np.linalg.norm(a, axis=1)), np.log(np.linalg.norm(b, axis=1)))
+        _moments_agree(a @ direct.w_star, b @ radial.w_star)  # along w*
+        if d > 1:  # one coordinate of the part orthogonal to w*, rescaled
+            pa = a - np.outer(a @ direct.w_star, direct.w_star)
+            pb = b - np.outer(b @ radial.w_star, radial.w_star)
+            _moments_agree(pa[:, 0] / math.sqrt(1 - direct.w_star[0] ** 2),
+                           pb[:, 0] / math.sqrt(1 - radial.w_star[0] ** 2))
+    # trajectories start from the same w_0 (same seeds of the teacher and the initial point)
+    same = run_relu_radial(algorithm, setup, seed=11, **kw)
+    np.testing.assert_allclose(same.trajectory[:, 0], direct.trajectory[:, 0], rtol=1e-12)
+
+
+def test_radial_vectors_are_rebuilt_consistently() -> None:
+    run = run_relu_radial("variant", "realizable", d=7, batch=2, eta=0.3, n_chains=50, n_iters=30,
+                          label_noise=0.5, seed=3, n_trajectories=50)
+    np.testing.assert_allclose(run.last - run.w_star, run.last_dev, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(run.last_dev, axis=1), run.trajectory[:, -1], rtol=1e-5)
+    again = run_relu_radial("variant", "realizable", d=7, batch=2, eta=0.3, n_chains=50, n_iters=30,
+                            label_noise=0.5, seed=3, n_trajectories=50)
+    np.testing.assert_array_equal(run.last, again.last)
+
+
+def test_radial_noiseless_runs_reach_far_below_float32() -> None:
+    run = run_relu_radial("variant", "realizable", d=5, batch=4, eta=0.5, n_chains=200, n_iters=1500,
+                          seed=0, dtype="float64", n_trajectories=0)
+    dist = np.linalg.norm(run.last_dev, axis=1)
+    assert run.n_diverged == 0 and np.all(dist > 0) and np.median(dist) < 1e-40
+    res = run.measure(estimators=["hill_norm"], hill_k=0.1, n_boot=0)
+    assert np.isfinite(res.get("last", "hill_norm").alpha)
+
+
+def test_radial_divergence_is_counted_and_frozen() -> None:
+    run = run_relu_radial("variant", "realizable", d=10, batch=1, eta=0.2, label_noise=0.5,
+                          n_chains=300, n_iters=600, seed=4, divergence_threshold=1e4)
+    assert 0 < run.n_diverged < run.n_chains
+    assert np.all(np.isfinite(run.last)) and np.all(np.isfinite(run.average))
+    assert np.all(np.linalg.norm(run.last_dev[run.diverged], axis=1) <= 1e4)
+
+
+def test_radial_draw_counts() -> None:
+    assert draw_counts(4, 10, "realizable", 0.5, 0.0) == (2 * 4 + 4 + 1 + 1, 3)
+    assert draw_counts(4, 2, "binary", 0.0, 0.1) == (8, 4)
+    assert draw_counts(3, 1, "realizable", 0.0, 0.0) == (3, 0)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"d": 0}, "d"), ({"eta": -1.0}, "eta"),
+                                              ({"dtype": "float16"}, "dtype"),
+                                              ({"algorithm": "adam"}, "algorithm")])
+def test_radial_bad_arguments(kwargs: dict, name: str) -> None:
+    args = dict(algorithm="sgd", setup="realizable", d=3, batch=1, eta=0.1, n_chains=4, n_iters=2) | kwargs
+    algorithm, setup = args.pop("algorithm"), args.pop("setup")
+    with pytest.raises(ValueError, match=name):
+        run_relu_radial(algorithm, setup, **args)
+
+
+# --------------------------------------------------------------------------------------------------
+# the reduced Kesten walkers of the variant against the direct ones
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("d", "setup", "noise", "flip"),
+                         [(6, "realizable", 0.5, 0.0), (3, "binary", 0.0, 0.2), (2, "realizable", 0.0, 0.0)])
+def test_reduced_walkers_give_the_same_lambda(d: int, setup: str, noise: float, flip: float) -> None:
+    kw = dict(n_walkers=400, n_steps=60, burn_in=20, n_replicas=6)
+    direct = kesten_lambda_mc(variant_random_matrix(d, 3, 0.5, setup, noise, flip), d, 2.0, seed=1, **kw)
+    reduced = kesten_lambda_mc(variant_random_matrix_reduced(d, 3, 0.5, setup, noise, flip), 2, 2.0,
+                               seed=2, **kw)
+    assert abs(direct.value - reduced.value) < 4 * math.hypot(direct.se, reduced.se) + 1e-3
+
+
+def test_reduced_walkers_preserve_the_norm_of_m_u() -> None:
+    # the reduced walker's norm is |M u|: its first two moments at u = w* match the direct sampler's
+    n = 40000
+    u_direct = torch.zeros(n, 4, dtype=torch.float64)
+    u_direct[:, 0] = 1.0
+    u_red = torch.zeros(n, 2, dtype=torch.float64)
+    u_red[:, 0] = 1.0
+    a = variant_random_matrix(4, 2, 0.5, "realizable", 0.5)(u_direct, torch_generator(0)).square().sum(1)
+    b = variant_random_matrix_reduced(4, 2, 0.5, "realizable", 0.5)(u_red, torch_generator(1)).square().sum(1)
+    _moments_agree(a.numpy(), b.numpy())
+
+
+def test_reduced_exact_index_refuses_other_input_laws() -> None:
+    with pytest.raises(ValueError, match="reduced"):
+        variant_tail_index(3, 1, 0.3, "realizable", 0.5, input_law="uniform", sampler="reduced",
+                           n_walkers=10, n_steps=5, burn_in=1, n_replicas=2)

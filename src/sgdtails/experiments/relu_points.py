@@ -1,30 +1,68 @@
-"""Sweep points of Part II: simulate one setting of the ReLU gate (or of the linear-regression contrast),
-apply the measurement protocol, and return arrays for :func:`sgdtails._core.cache.sweep`.
+"""Sweep points of Part II, shared by its four chapters: simulate one setting of the ReLU gate (or of the
+linear-regression contrast), apply the measurement protocol, return arrays for
+:func:`sgdtails._core.cache.sweep`; the grid of the three sweeps and its tidy frame.
 
-Shared by the Part II chapters, so that the same point asked by two chapters is one cache entry.
+Every point is cached on its own under a namespace shared by the chapters (:data:`SWEEP_NAMESPACE` for
+the ReLU sweeps), keyed by its parameters only, so that the same point asked by two chapters is one cache
+entry. Part II follows Karmakar & Mukherjee (2022), whose text and code are not available: the model and
+the protocol are this book's reconstruction (chapter "A ReLU gate").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from sgdtails._core.cache import sweep
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
-from sgdtails._core.validation import check_int
+from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
 from sgdtails.estimators.protocol import frame_from_arrays, measure_tail_index
 from sgdtails.linear.designs import gaussian_design
 from sgdtails.linear.sgd import run_sgd
 from sgdtails.linear.sgd_index import sgd_tail_index
 from sgdtails.relu.exact import variant_tail_index
 from sgdtails.relu.law import ALGORITHMS
+from sgdtails.relu.radial import run_relu_radial
 from sgdtails.relu.simulate import run_relu
+
+__all__ = [
+    "DATA_SETTINGS",
+    "EXACT_NAMESPACE",
+    "POINT_EXTRAS",
+    "SAMPLERS",
+    "SWEEP_NAMESPACE",
+    "TREND_WORDS",
+    "GridParams",
+    "exact_frame",
+    "exact_params",
+    "exact_point",
+    "grid_frame",
+    "linear_point",
+    "point_params",
+    "run_sweep",
+    "spearman_trend",
+    "sweep_frame",
+    "sweep_grid",
+    "sweep_point",
+]
+
+#: cache namespace of every ReLU sweep point: chapters asking for the same points share the entries
+SWEEP_NAMESPACE = "relu-sweeps"
+#: cache namespace of the variant's exact index
+EXACT_NAMESPACE = "relu-exact"
+#: the three data settings of every sweep: noiseless realizable, noisy realizable, binary
+DATA_SETTINGS = ("noiseless", "noisy", "binary")
+#: simulators of a sweep point: "radial" (:func:`sgdtails.relu.radial.run_relu_radial`, exact for the
+#: Gaussian inputs used here) or a sampler of :func:`sgdtails.relu.simulate.run_relu`
+SAMPLERS = ("radial", "direct", "reduced", "auto")
 
 
 def point_params(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,20 +74,32 @@ def point_params(point: Mapping[str, Any]) -> dict[str, Any]:
     return {k: point[k] for k in keys if k in point}
 
 
-def sweep_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Simulate one sweep point with :func:`~sgdtails.relu.simulate.run_relu`, measure it with the protocol.
+def _simulate(point: Mapping[str, Any]) -> Any:
+    kw = point_params(point)
+    if kw.get("sampler") == "radial":
+        kw.pop("sampler")
+        if kw.pop("input_law", "gaussian") != "gaussian":
+            raise ValueError("sampler='radial' needs input_law='gaussian'")
+        kw.pop("input_df", None)
+        return run_relu_radial(**kw)
+    return run_relu(**kw)
 
-    ``point`` holds :func:`~sgdtails.relu.simulate.run_relu` arguments plus optional protocol settings
+
+def sweep_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Simulate one sweep point, measure it with the protocol.
+
+    ``point`` holds :func:`~sgdtails.relu.simulate.run_relu` arguments (``sampler="radial"`` runs
+    :func:`~sgdtails.relu.radial.run_relu_radial` instead) plus optional protocol settings
     ``n_boot`` (default 200), ``n_dbs`` (500), ``hill_k`` (None). Returns the protocol's arrays
     (:meth:`sgdtails.estimators.protocol.ProtocolResult.to_arrays`) plus ``log_norm_mean`` and ``log_norm_sd``
     (mean and standard deviation over kept runs of log |w_K - c|, c the protocol's centre),
     ``final_median_norm`` and ``final_min_norm`` (median and smallest |w_K - c|),
     ``median_offset`` (|coordinate-wise median over runs of w_K - c|), ``n_underflow``
-    (see :class:`ReluRun`) and a trajectory sample ``trajectory``,
+    (see :class:`~sgdtails.relu.simulate.ReluRun`) and a trajectory sample ``trajectory``,
     ``trajectory_steps``.
     """
     with single_thread():
-        run = run_relu(**point_params(point))
+        run = _simulate(point)
     seed = int(point.get("seed", 0))
     res = run.measure(n_boot=int(point.get("n_boot", 200)), n_dbs=int(point.get("n_dbs", 500)),
                       hill_k=point.get("hill_k"), seed=derive_seed(seed, "protocol"))
@@ -75,6 +125,8 @@ def exact_params(point: Mapping[str, Any]) -> dict[str, Any]:
 
     The law of M_t depends on the data only through the gate 1{y > 0}: on noiseless realizable data
     and on binary data without flips the gate is 1{w*.x > 0} in both, so both map to the same key.
+    ``sampler`` ("direct" or "reduced", see :func:`~sgdtails.relu.exact.variant_tail_index`) and ``dtype``
+    of the population Monte Carlo are part of the key.
     """
     setup = point.get("setup", "realizable")
     noise = float(point.get("label_noise", 0.0))
@@ -89,6 +141,8 @@ def exact_params(point: Mapping[str, Any]) -> dict[str, Any]:
             "n_steps": int(point.get("n_steps", 200)), "burn_in": int(point.get("burn_in", 50)),
             "n_replicas": int(point.get("n_replicas", 8)),
             "alpha_bracket": list(point.get("alpha_bracket", [0.25, 16.0])),
+            "sampler": str(point.get("exact_sampler", "direct")),
+            "dtype": str(point.get("exact_dtype", "float64")),
             "seed": int(point.get("seed", 0))}
 
 
@@ -100,15 +154,62 @@ def exact_point(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
         res = variant_tail_index(p["d"], p["batch"], p["eta"], p["setup"], p["label_noise"],
                                  p["flip_prob"], input_law=p["input_law"],
                                  n_walkers=p["n_walkers"], n_steps=p["n_steps"],
-                                 burn_in=p["burn_in"],
-                                 n_replicas=p["n_replicas"],
+                                 burn_in=p["burn_in"], n_replicas=p["n_replicas"],
                                  alpha_bracket=tuple(p["alpha_bracket"]), seed=p["seed"],
-                                 xtol=0.02)
+                                 xtol=0.02, sampler=p.get("sampler", "direct"),
+                                 dtype=p.get("dtype", "float64"))
     return {"alpha": np.asarray(res.alpha), "se": np.asarray(res.se),
             "status": np.asarray(res.status)}
 
 
-DATA_SETTINGS = ("noiseless", "noisy", "binary")
+@dataclass(frozen=True)
+class GridParams:
+    """The grid of Part II's three sweeps (eta, then b, then d, around the base point (``d``, ``batch``,
+    ``eta``)) for both algorithms and the three data settings, and how each point is run and measured.
+
+    Defaults are the ``default`` profile of the chapters. ``hill_fraction``: Hill uses the top
+    ``hill_fraction`` of each sample; ``sampler``: see :data:`SAMPLERS`; ``dtype`` of the noisy and binary
+    runs and ``dtype_noiseless`` of the noiseless ones (float64: they contract far below float32's range).
+    """
+
+    d: int = 10
+    batch: int = 4
+    eta: float = 0.5
+    etas: tuple[float, ...] = (0.4, 0.45, 0.5, 0.55, 0.6)
+    batches: tuple[int, ...] = (4, 5, 6, 8)
+    dims: tuple[int, ...] = (6, 8, 10, 12)
+    label_noise: float = 0.5
+    n_chains: int = 1000
+    n_iters: int = 1000
+    n_boot: int = 100
+    hill_fraction: float = 0.05
+    sampler: str = "radial"
+    dtype: str = "float32"
+    dtype_noiseless: str = "float64"
+
+    def __post_init__(self) -> None:
+        check_int("d", self.d, low=1)
+        check_int("batch", self.batch, low=1)
+        check_positive("eta", self.eta)
+        object.__setattr__(self, "etas", tuple(check_positive("etas", e) for e in self.etas))
+        object.__setattr__(self, "batches", tuple(check_int("batches", b, low=1) for b in self.batches))
+        object.__setattr__(self, "dims", tuple(check_int("dims", v, low=1) for v in self.dims))
+        check_positive("label_noise", self.label_noise)
+        check_int("n_chains", self.n_chains, low=20)
+        check_int("n_iters", self.n_iters, low=2)
+        check_int("n_boot", self.n_boot, low=0)
+        check_in_interval("hill_fraction", self.hill_fraction, 0.0, 0.5, closed_low=False)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        check_choice("dtype", self.dtype, ["float32", "float64"])
+        check_choice("dtype_noiseless", self.dtype_noiseless, ["float32", "float64"])
+
+    def grid(self, seed: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """:func:`sweep_grid` of these parameters."""
+        return sweep_grid(seed, d=self.d, batch=self.batch, eta=self.eta, etas=list(self.etas),
+                          batches=list(self.batches), dims=list(self.dims),
+                          label_noise=self.label_noise, n_chains=self.n_chains, n_iters=self.n_iters,
+                          n_boot=self.n_boot, hill_k=self.hill_fraction, dtype=self.dtype,
+                          dtype_noiseless=self.dtype_noiseless, sampler=self.sampler)
 
 
 def sweep_grid(
@@ -128,7 +229,7 @@ def sweep_grid(
     algorithms: tuple[str, ...] = ALGORITHMS,
     dtype: str = "float32",
     dtype_noiseless: str = "float64",
-    sampler: str = "direct",
+    sampler: str = "radial",
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The points of the three Part II sweeps (eta, then b, then d, around the base point
     (``d``, ``batch``, ``eta``)), for every algorithm and data setting.
@@ -139,7 +240,7 @@ def sweep_grid(
     entry. The base value is added to each swept list where it is missing. Noiseless runs use
     ``dtype_noiseless`` (float64): they contract like exp(-c t) and reach float32's subnormal range
     (1e-38) within a thousand steps at some points of the grid. ``sampler`` is part of
-    every point (and so of its cache key): "auto" could resolve differently as samplers are added.
+    every point (and so of its cache key).
     """
     etas = sorted({float(e) for e in etas} | {float(eta)})
     batches = sorted({int(v) for v in batches} | {int(batch)})
@@ -163,31 +264,89 @@ def sweep_grid(
     return out
 
 
-#: cache namespace of every sweep point: chapters asking for the same points share the entries
-SWEEP_NAMESPACE = "relu-sweeps"
-
-
-def run_sweep(cache_dir: Any, points: list[Mapping[str, Any]], *, desc: str = "relu sweeps"
+def run_sweep(cache_dir: Any, points: Sequence[Mapping[str, Any]], *, desc: str = "relu sweeps"
               ) -> list[dict[str, np.ndarray]]:
     """:func:`sweep_point` at every point, each cached under :data:`SWEEP_NAMESPACE` (resumable)."""
     return sweep(cache_dir, SWEEP_NAMESPACE, points, sweep_point, desc=desc)
 
 
-def sweep_frame(grid: list[tuple[dict[str, Any], dict[str, Any]]], results: list[Mapping[str, Any]],
-                extras: list[Mapping[str, Any]] | None = None) -> Any:
+#: per-point diagnostics of :func:`sweep_point` carried into every row of :func:`grid_frame`
+POINT_EXTRAS = ("log_norm_mean", "log_norm_sd", "final_median_norm", "final_min_norm", "median_offset",
+                "n_underflow")
+
+
+def sweep_frame(grid: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+                results: Sequence[Mapping[str, Any]],
+                extras: Sequence[Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """One row per estimate of every point of :func:`sweep_grid`: its labels, ``d``, ``b``, ``eta`` and
-    the protocol's estimates, plus per-point ``extras`` (a pandas DataFrame)."""
+    the protocol's estimates, plus per-point ``extras``."""
     extras = extras if extras is not None else [{}] * len(grid)
     return pd.concat([frame_from_arrays(r, **labels, d=p["d"], b=p["batch"], eta=p["eta"], **extra)
                       for (labels, p), r, extra in zip(grid, results, extras, strict=True)],
                      ignore_index=True)
 
 
+def grid_frame(params: GridParams, *, seed: int, cache_dir: Any = None) -> pd.DataFrame:
+    """The three sweeps of ``params`` (simulated, or read from the cache), one row per point, iterate
+    and estimator: columns ``sweep, x, algorithm, data, d, b, eta, iterate, estimator, alpha, ci_low,
+    ci_high, se, n, k, n_used, n_diverged, n_runs`` and the per-point :data:`POINT_EXTRAS`."""
+    grid = params.grid(seed)
+    results = run_sweep(cache_dir, [p for _, p in grid])
+    extras = [{k: float(r[k]) for k in POINT_EXTRAS} for r in results]
+    df = sweep_frame(grid, results, extras)
+    df["n_underflow"] = df["n_underflow"].astype(int)
+    return df
+
+
+def exact_frame(grid: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], *, seed: int,
+                cache_dir: Any, n_walkers: int, n_steps: int, n_replicas: int,
+                sampler: str = "reduced", dtype: str = "float64") -> pd.DataFrame:
+    """The variant's exact index at every variant point of ``grid`` (cached under
+    :data:`EXACT_NAMESPACE`, one entry per distinct law of M_t): columns ``d, b, eta, data, exact,
+    exact_se, exact_status``, one row per (data, d, b, eta)."""
+    keys: list[dict[str, Any]] = []
+    rows = []
+    for labels, p in grid:
+        if labels["algorithm"] != "variant":
+            continue
+        e = exact_params(dict(p, n_walkers=n_walkers, n_steps=n_steps, burn_in=n_steps // 3,
+                              n_replicas=n_replicas, seed=seed, exact_sampler=sampler, exact_dtype=dtype))
+        if e not in keys:
+            keys.append(e)
+        rows.append((labels["data"], p["d"], p["batch"], p["eta"], keys.index(e)))
+    res = sweep(cache_dir, EXACT_NAMESPACE, keys, exact_point, desc="exact index")
+    out = pd.DataFrame([{"data": data, "d": d, "b": b, "eta": eta, "exact": float(res[i]["alpha"]),
+                         "exact_se": float(res[i]["se"]), "exact_status": str(res[i]["status"])}
+                        for data, d, b, eta, i in rows])
+    return out.drop_duplicates(subset=["data", "d", "b", "eta"], ignore_index=True)
+
+
+#: words for the values of :func:`spearman_trend` (``None``: fewer than three finite estimates)
+TREND_WORDS = {1: "rises", -1: "falls", 0: "shows no clear trend", None: "is undetermined"}
+
+
+def spearman_trend(x: Any, alpha: Any, *, cap: float | None = None, threshold: float = 0.5,
+                   min_points: int = 3) -> int | None:
+    """+1 (rises), -1 (falls) or 0 (no clear trend): the sign of Spearman's rho between ``x`` and the
+    finite ``alpha`` (clipped at ``cap`` when given) where ``|rho| > threshold``; ``None`` with fewer
+    than ``min_points`` finite estimates."""
+    x = np.asarray(x, dtype=float)
+    a = np.asarray(alpha, dtype=float)
+    ok = np.isfinite(a)
+    if int(ok.sum()) < min_points:
+        return None
+    a = a[ok] if cap is None else np.minimum(a[ok], cap)
+    rho = stats.spearmanr(x[ok], a).statistic
+    if not np.isfinite(rho):
+        return 0
+    return 1 if rho > threshold else -1 if rho < -threshold else 0
+
+
 def linear_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """One point of the linear-regression contrast: online SGD on least squares (no ridge) with
     isotropic Gaussian data a ~ N(0, I_d), y = a.x_true + sigma eps (|x_true| = 1), step ``eta``, batch
     ``batch``, ``n_chains`` runs of ``n_iters`` steps from x_0 ~ N(0, I/d)
-    (:func:`sgdtails.linear.sgd.run_sgd`), measured with
+    (:func:`sgdtails.linear.sgd.run_sgd`, its exact reduced sampler), measured with
     :func:`~sgdtails.estimators.protocol.measure_tail_index` centred at x*; plus
     the exact Kesten index of linear SGD (:func:`sgdtails.linear.sgd_index.sgd_tail_index`, one-step formula).
 
@@ -204,16 +363,16 @@ def linear_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
     dtype = torch.float64 if point.get("dtype", "float32") == "float64" else torch.float32
     with single_thread():
         run = run_sgd(problem, float(point["eta"]), int(point["batch"]),
-                             n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
-                             x0=x0 / math.sqrt(d), average=True,
-                             seed=derive_seed(seed, "linear-batches"), dtype=dtype)
+                      n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
+                      x0=x0 / math.sqrt(d), average=True,
+                      seed=derive_seed(seed, "linear-batches"), dtype=dtype)
     res = measure_tail_index(run.final, run.average, run.x_star, diverged=run.diverged,
                              n_boot=int(point.get("n_boot", 200)),
                              n_dbs=int(point.get("n_dbs", 500)), hill_k=point.get("hill_k"),
                              seed=derive_seed(seed, "protocol"))
     out = res.to_arrays()
     ex = sgd_tail_index(problem, float(point["eta"]), int(point["batch"]),
-                               alpha_bracket=(0.05, 64.0))
+                        alpha_bracket=(0.05, 64.0))
     out["exact"] = np.asarray(ex.alpha)
     out["exact_status"] = np.asarray(ex.status)
     return out
