@@ -14,9 +14,11 @@ from sgdtails._core.seeding import derive_seed, torch_generator
 from sgdtails.estimators.protocol import measure_tail_index
 from sgdtails.experiments.relu_points import exact_params, sweep_point
 from sgdtails.kesten import kesten_lambda_mc
+from sgdtails.linear.designs import gaussian_design
+from sgdtails.linear.sgd import run_sgd
 from sgdtails.relu.exact import variant_random_matrix, variant_random_matrix_reduced, variant_tail_index
 from sgdtails.relu.law import DataLaw, draw_batch, variant_affine_terms
-from sgdtails.relu.radial import draw_counts, run_relu_radial
+from sgdtails.relu.radial import RADIAL_BLOCK, draw_counts, radial_blocks, run_relu_radial
 from sgdtails.relu.simulate import run_relu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -295,3 +297,27 @@ def test_reduced_exact_index_refuses_other_input_laws() -> None:
     with pytest.raises(ValueError, match="reduced"):
         variant_tail_index(3, 1, 0.3, "realizable", 0.5, input_law="uniform", sampler="reduced",
                            n_walkers=10, n_steps=5, burn_in=1, n_replicas=2)
+
+
+def test_radial_least_squares_is_online_sgd_on_linear_regression() -> None:
+    d, n = 6, 8000
+    radial = run_relu_radial("sgd", "linear", d=d, batch=3, eta=0.5, n_chains=n, n_iters=60, label_noise=0.5,
+                             seed=1, n_trajectories=0, dtype="float64")
+    problem = gaussian_design(np.ones(d), sigma=0.5, x_true=radial.w_star)
+    x0 = np.random.default_rng(2).standard_normal((n, d)) / math.sqrt(d)
+    sgd = run_sgd(problem, 0.5, 3, n_chains=n, n_iter=60, x0=x0, average=True, seed=3, dtype=torch.float64)
+    for a, b in ((radial.last_dev, sgd.final - sgd.x_star), (radial.average_dev, sgd.average - sgd.x_star)):
+        _moments_agree(np.log(np.linalg.norm(a, axis=1)), np.log(np.linalg.norm(b, axis=1)))
+        _moments_agree(a @ radial.w_star, b @ radial.w_star)
+
+
+def test_radial_blocks_and_workers() -> None:
+    blocks = radial_blocks(2 * RADIAL_BLOCK + 5)
+    assert len(blocks) == 3 and blocks[0][0] == 0 and blocks[-1][1] == 2 * RADIAL_BLOCK + 5
+    assert max(b - a for a, b in blocks) - min(b - a for a, b in blocks) <= 1
+    kw = dict(d=4, batch=2, eta=0.3, n_chains=RADIAL_BLOCK + 10, n_iters=4, label_noise=0.5, seed=2,
+              n_trajectories=2)
+    one = run_relu_radial("variant", "realizable", workers=1, **kw)
+    two = run_relu_radial("variant", "realizable", workers=2, **kw)
+    np.testing.assert_array_equal(one.last, two.last)
+    np.testing.assert_array_equal(one.trajectory, two.trajectory)

@@ -384,3 +384,14 @@ def test_plot_hill_helper():
                              truth=3.0)
     assert out is ax and ax.get_xscale() == "log" and len(ax.lines) >= 3
     plt.close(fig)
+
+
+@pytest.mark.parametrize(("n", "d", "sizes"),
+                         [(1000, 3, (2, 5, 10, 20, 31, 50, 100)), (600, 1, (2, 4, 7, 24))])
+def test_mmo_bootstrap_block_sums_match_the_direct_ones(n, d, sizes):
+    # the bootstrap builds block sums of size m from those of a smaller size dividing m: the same sums
+    rows = rng(3).standard_t(1.5, size=(n, d)) * np.exp(rng(4).normal(0, 5, size=(n, 1)))  # wide range
+    idx = rng(5).integers(0, n, size=(4, n))
+    log_norms = np.log(np.maximum(np.linalg.norm(rows, axis=-1), ti._TINY))
+    np.testing.assert_allclose(ti._mmo_xi_resampled(rows, log_norms, idx, sizes),
+                               ti._mmo_xi(rows[idx], sizes), rtol=1e-11, atol=1e-13)

@@ -124,6 +124,7 @@ def measure_tail_index(
     n_boot: int = 200,
     n_dbs: int = 500,
     seed: int = 0,
+    n_boot_average: int | None = None,
 ) -> ProtocolResult:
     """Apply the protocol to final iterates ``last`` and running averages ``average`` (both (N, d)).
 
@@ -134,6 +135,8 @@ def measure_tail_index(
     fraction in (0, 1) of the sample size; ``n_dbs`` resamples of the double bootstrap.
     ``coordinates``: ``"pooled"`` (Hill on all N d centred coordinates at once) or ``"median"``
     (median over coordinates of per-coordinate Hill estimates and of their interval bounds).
+    ``n_boot_average``: bootstrap resamples for the running averages (default ``n_boot``; 0 gives their
+    estimates without intervals).
     """
     x_last = np.asarray(last, dtype=np.float64)
     if x_last.ndim != 2:
@@ -160,6 +163,9 @@ def measure_tail_index(
     estimators = [check_choice("estimators", e, ESTIMATORS) for e in estimators]
     coordinates = check_choice("coordinates", coordinates, ["pooled", "median"])
     n_boot = check_int("n_boot", n_boot, low=0)
+    boots = {"last": n_boot,
+             "average": n_boot if n_boot_average is None else check_int("n_boot_average", n_boot_average,
+                                                                         low=0)}
 
     if centre is None:
         rule = "none"
@@ -188,18 +194,18 @@ def measure_tail_index(
         # runs that collapsed exactly onto the centre (e.g. float underflow) carry no tail information
         usable = (n_used >= MIN_RUNS and int(np.count_nonzero(norms)) >= MIN_RUNS
                   and bool(np.ptp(norms) > 0))
+        nb = boots[it]
         for est in estimators:
             s = derive_seed(seed, it, est)
             if not usable:
                 estimates[(it, est)] = _nan_estimate(est, n_used)
             elif est == "mmo":
-                estimates[(it, est)] = tailindex.mmo(z, block_sizes, ci=ci, n_boot=n_boot, seed=s)
+                estimates[(it, est)] = tailindex.mmo(z, block_sizes, ci=ci, n_boot=nb, seed=s)
             elif est == "hill_norm":
                 estimates[(it, est)] = tailindex.hill(norms, _hill_k(hill_k, n_used), ci=ci,
-                                                      n_boot=n_boot, seed=s, n_dbs=n_dbs)
+                                                      n_boot=nb, seed=s, n_dbs=n_dbs)
             else:
-                estimates[(it, est)] = _coordinate_summary(z, coordinates, hill_k, ci, n_boot, s,
-                                                           n_dbs)
+                estimates[(it, est)] = _coordinate_summary(z, coordinates, hill_k, ci, nb, s, n_dbs)
     return ProtocolResult(n_runs=n_runs, n_used=n_used, n_diverged=n_runs - n_used,
                           centre_rule=rule, coordinates=coordinates, centres=centres,
                           estimates=estimates)

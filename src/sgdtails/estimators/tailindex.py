@@ -643,6 +643,33 @@ def _mmo_xi(rows: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
+def _mmo_xi_resampled(rows: np.ndarray, log_norms: np.ndarray, idx: np.ndarray, sizes: Sequence[int]
+                      ) -> np.ndarray:
+    """``_mmo_xi(rows[idx], sizes)`` for resample indices ``idx`` (b, N), in fewer passes: the log-norms of
+    the rows are computed once (``log_norms``), and the block sums of a size m are sums of m/s consecutive
+    block sums of the largest smaller size s dividing m (the same sums, added in another order)."""
+    n_rows, d = rows.shape
+    g = np.take(rows, idx, axis=0)  # (b, N, d)
+    lx = np.take(log_norms, idx)  # (b, N)
+    sums: dict[int, np.ndarray] = {1: g}
+    out: dict[int, np.ndarray] = {}
+    for m in sorted(sizes):
+        nb = n_rows // m
+        s = max(k for k in sums if m % k == 0)
+        src, r = sums[s], m // s
+        if r <= 8:
+            y = src[:, 0: nb * r: r].copy()
+            for j in range(1, r):
+                y += src[:, j: nb * r: r]
+        else:
+            y = src[:, : nb * r].reshape(-1, nb, r, d).sum(axis=2)
+        sums[m] = y
+        norm = np.sqrt(np.einsum("bnd,bnd->bn", y, y))
+        log_y = np.log(np.maximum(norm, _TINY)).mean(axis=-1)
+        out[m] = (log_y - lx[:, : nb * m].mean(axis=-1)) / math.log(m)
+    return np.stack([out[m] for m in sizes], axis=-1)
+
+
 def _median_alpha(xi_m: np.ndarray) -> np.ndarray:
     alpha_m = _alpha_from_xi(xi_m)
     with np.errstate(invalid="ignore"):
@@ -704,10 +731,11 @@ def mmo(x: Any, block_sizes: Iterable[int] | None = None, *, ci: float = 0.95,
     if n_boot:
         rng = numpy_rng(seed)
         d = rows.shape[1]
+        log_norms = np.log(np.maximum(np.linalg.norm(rows, axis=-1), _TINY))
         boot = []
         for b in _chunks(n_boot, n_rows * d):
             idx = rng.integers(0, n_rows, size=(b, n_rows))
-            boot.append(_median_alpha(_mmo_xi(rows[idx], sizes)))
+            boot.append(_median_alpha(_mmo_xi_resampled(rows, log_norms, idx, sizes)))
         alpha_boot = np.concatenate(boot)
         with np.errstate(divide="ignore"):
             lo, hi, se, xi_se = _summarise_boot(np.where(alpha_boot > 0, 1.0 / alpha_boot,

@@ -11,7 +11,9 @@ the protocol are this book's reconstruction (chapter "A ReLU gate").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from tqdm.std import tqdm
 
-from sgdtails._core.cache import sweep
+from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params, sweep
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
@@ -39,14 +42,18 @@ __all__ = [
     "POINT_EXTRAS",
     "SAMPLERS",
     "SWEEP_NAMESPACE",
+    "PARALLEL_MIN_CHAINS",
     "TREND_WORDS",
     "GridParams",
+    "cached_map",
+    "default_workers",
     "exact_frame",
     "exact_params",
     "exact_point",
     "grid_frame",
     "linear_point",
     "point_params",
+    "point_workers",
     "run_sweep",
     "spearman_trend",
     "sweep_frame",
@@ -74,35 +81,37 @@ def point_params(point: Mapping[str, Any]) -> dict[str, Any]:
     return {k: point[k] for k in keys if k in point}
 
 
-def _simulate(point: Mapping[str, Any]) -> Any:
+def _simulate(point: Mapping[str, Any], workers: int | None) -> Any:
     kw = point_params(point)
     if kw.get("sampler") == "radial":
         kw.pop("sampler")
         if kw.pop("input_law", "gaussian") != "gaussian":
             raise ValueError("sampler='radial' needs input_law='gaussian'")
         kw.pop("input_df", None)
-        return run_relu_radial(**kw)
+        return run_relu_radial(**kw, workers=workers)
     return run_relu(**kw)
 
 
-def sweep_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def sweep_point(point: Mapping[str, Any], *, workers: int | None = None) -> dict[str, np.ndarray]:
     """Simulate one sweep point, measure it with the protocol.
 
     ``point`` holds :func:`~sgdtails.relu.simulate.run_relu` arguments (``sampler="radial"`` runs
     :func:`~sgdtails.relu.radial.run_relu_radial` instead) plus optional protocol settings
-    ``n_boot`` (default 200), ``n_dbs`` (500), ``hill_k`` (None). Returns the protocol's arrays
+    ``n_boot`` (default 200), ``n_boot_average`` (default ``n_boot``), ``n_dbs`` (500), ``hill_k`` (None).
+    Returns the protocol's arrays
     (:meth:`sgdtails.estimators.protocol.ProtocolResult.to_arrays`) plus ``log_norm_mean`` and ``log_norm_sd``
     (mean and standard deviation over kept runs of log |w_K - c|, c the protocol's centre),
     ``final_median_norm`` and ``final_min_norm`` (median and smallest |w_K - c|),
     ``median_offset`` (|coordinate-wise median over runs of w_K - c|), ``n_underflow``
     (see :class:`~sgdtails.relu.simulate.ReluRun`) and a trajectory sample ``trajectory``,
-    ``trajectory_steps``.
+    ``trajectory_steps``. ``workers``: threads of :func:`~sgdtails.relu.radial.run_relu_radial`.
     """
     with single_thread():
-        run = _simulate(point)
+        run = _simulate(point, workers)
     seed = int(point.get("seed", 0))
     res = run.measure(n_boot=int(point.get("n_boot", 200)), n_dbs=int(point.get("n_dbs", 500)),
-                      hill_k=point.get("hill_k"), seed=derive_seed(seed, "protocol"))
+                      hill_k=point.get("hill_k"), seed=derive_seed(seed, "protocol"),
+                      n_boot_average=point.get("n_boot_average"))
     out = res.to_arrays()
     keep = ~run.diverged
     z = run.last_dev[keep] if run.setup == "realizable" else run.last[keep] - res.centres["last"]
@@ -146,9 +155,10 @@ def exact_params(point: Mapping[str, Any]) -> dict[str, Any]:
             "seed": int(point.get("seed", 0))}
 
 
-def exact_point(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def exact_point(params: Mapping[str, Any], *, workers: int | None = None) -> dict[str, np.ndarray]:
     """The variant's exact index at :func:`exact_params` ``params``, as arrays ``alpha``, ``se``,
-    ``status`` (for :func:`sgdtails._core.cache.sweep`)."""
+    ``status`` (for :func:`sgdtails._core.cache.sweep`; ``workers`` is accepted for :func:`cached_map`
+    and unused)."""
     p = dict(params)
     with single_thread():
         res = variant_tail_index(p["d"], p["batch"], p["eta"], p["setup"], p["label_noise"],
@@ -237,7 +247,9 @@ def sweep_grid(
     Returns ``(labels, point)`` pairs: ``labels`` = {sweep, x, algorithm, data}; ``point`` the
     :func:`sweep_point` parameters, whose seed is derived from the point's own parameters only, so the
     base point shared by the three sweeps (and by any chapter asking for the same grid) is one cache
-    entry. The base value is added to each swept list where it is missing. Noiseless runs use
+    entry. The base value is added to each swept list where it is missing. The running averages are
+    measured without bootstrap intervals (``n_boot_average=0``: no figure or number uses them). Noiseless
+    runs use
     ``dtype_noiseless`` (float64): they contract like exp(-c t) and reach float32's subnormal range
     (1e-38) within a thousand steps at some points of the grid. ``sampler`` is part of
     every point (and so of its cache key).
@@ -256,7 +268,7 @@ def sweep_grid(
             for data, (setup, noise) in settings.items():
                 point = dict(algorithm=alg, setup=setup, label_noise=noise, d=dd, batch=bb,
                              eta=ee, n_chains=int(n_chains), n_iters=int(n_iters),
-                             n_boot=int(n_boot), hill_k=float(hill_k),
+                             n_boot=int(n_boot), n_boot_average=0, hill_k=float(hill_k),
                              dtype=dtype_noiseless if data == "noiseless" else dtype,
                              n_trajectories=0, sampler=sampler)
                 point["seed"] = derive_seed(seed, "relu-sweep", alg, data, dd, bb, ee)
@@ -264,10 +276,64 @@ def sweep_grid(
     return out
 
 
+#: points with at least this many runs are computed several at a time (one per core, on threads); smaller
+#: ones one after the other (their time goes to Python's dispatch of many small torch operations)
+PARALLEL_MIN_CHAINS = 20000
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (not on Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+def cached_map(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
+               compute: Callable[..., Mapping[str, Any]], *, workers: int = 1, desc: str | None = None
+               ) -> list[dict[str, np.ndarray]]:
+    """``compute(point)`` for every point, each cached on its own under ``namespace``
+    (:func:`sgdtails._core.cache.cached`; resumable), results in order. With ``workers > 1`` distinct
+    points are computed on that many threads, each with one torch intra-op thread, and ``compute`` is
+    called with ``workers=1`` (no nested pool); every point has its own seeds, so the numbers do not
+    depend on ``workers``."""
+    workers = check_int("workers", workers, low=1)
+    if workers == 1:
+        return sweep(cache_dir, namespace, points, compute, desc=desc)
+    keys: dict[str, int] = {}
+    unique: list[Mapping[str, Any]] = []
+    order = []
+    for p in points:
+        key = canonical_params(p)
+        if key not in keys:
+            keys[key] = len(unique)
+            unique.append(p)
+        order.append(keys[key])
+    show = os.environ.get(PROGRESS_ENV, "1") != "0"
+
+    def one(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return cached(cache_dir, namespace, p, lambda: compute(p, workers=1))
+
+    bar = tqdm(total=len(unique), desc=desc or namespace, disable=not show, leave=False)
+    with single_thread(), bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, p) for p in unique]
+        for fut in futures:
+            fut.add_done_callback(lambda _f: bar.update())
+        results = [f.result() for f in futures]
+    return [results[i] for i in order]
+
+
+def point_workers(n_chains: int) -> int:
+    """Threads for points of ``n_chains`` runs: every core from :data:`PARALLEL_MIN_CHAINS` runs on."""
+    return default_workers() if int(n_chains) >= PARALLEL_MIN_CHAINS else 1
+
+
 def run_sweep(cache_dir: Any, points: Sequence[Mapping[str, Any]], *, desc: str = "relu sweeps"
               ) -> list[dict[str, np.ndarray]]:
-    """:func:`sweep_point` at every point, each cached under :data:`SWEEP_NAMESPACE` (resumable)."""
-    return sweep(cache_dir, SWEEP_NAMESPACE, points, sweep_point, desc=desc)
+    """:func:`sweep_point` at every point, each cached under :data:`SWEEP_NAMESPACE` (resumable), on
+    :func:`point_workers` threads."""
+    n = max((int(p["n_chains"]) for p in points), default=0)
+    return cached_map(cache_dir, SWEEP_NAMESPACE, points, sweep_point, workers=point_workers(n), desc=desc)
 
 
 #: per-point diagnostics of :func:`sweep_point` carried into every row of :func:`grid_frame`
@@ -314,7 +380,8 @@ def exact_frame(grid: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], *, 
         if e not in keys:
             keys.append(e)
         rows.append((labels["data"], p["d"], p["batch"], p["eta"], keys.index(e)))
-    res = sweep(cache_dir, EXACT_NAMESPACE, keys, exact_point, desc="exact index")
+    workers = default_workers() if n_walkers * n_replicas >= 2000 else 1
+    res = cached_map(cache_dir, EXACT_NAMESPACE, keys, exact_point, workers=workers, desc="exact index")
     out = pd.DataFrame([{"data": data, "d": d, "b": b, "eta": eta, "exact": float(res[i]["alpha"]),
                          "exact_se": float(res[i]["se"]), "exact_status": str(res[i]["status"])}
                         for data, d, b, eta, i in rows])
@@ -342,37 +409,46 @@ def spearman_trend(x: Any, alpha: Any, *, cap: float | None = None, threshold: f
     return 1 if rho > threshold else -1 if rho < -threshold else 0
 
 
-def linear_point(point: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def linear_point(point: Mapping[str, Any], *, workers: int | None = None) -> dict[str, np.ndarray]:
     """One point of the linear-regression contrast: online SGD on least squares (no ridge) with
     isotropic Gaussian data a ~ N(0, I_d), y = a.x_true + sigma eps (|x_true| = 1), step ``eta``, batch
-    ``batch``, ``n_chains`` runs of ``n_iters`` steps from x_0 ~ N(0, I/d)
-    (:func:`sgdtails.linear.sgd.run_sgd`, its exact reduced sampler), measured with
-    :func:`~sgdtails.estimators.protocol.measure_tail_index` centred at x*; plus
-    the exact Kesten index of linear SGD (:func:`sgdtails.linear.sgd_index.sgd_tail_index`, one-step formula).
+    ``batch``, ``n_chains`` runs of ``n_iters`` steps from x_0 ~ N(0, I/d), measured with
+    :func:`~sgdtails.estimators.protocol.measure_tail_index` centred at x*; plus the exact Kesten index of
+    linear SGD (:func:`sgdtails.linear.sgd_index.sgd_tail_index`, one-step formula).
 
-    ``point`` keys: d, batch, eta, label_noise, n_chains, n_iters, seed, and optionally n_boot,
-    n_dbs, hill_k, dtype ("float32").
+    ``sampler="radial"`` simulates it with :func:`sgdtails.relu.radial.run_relu_radial` (``setup="linear"``:
+    the same update, in radial form, with x_true the random teacher); otherwise with
+    :func:`sgdtails.linear.sgd.run_sgd` (its exact reduced sampler).
+    ``point`` keys: d, batch, eta, label_noise, n_chains, n_iters, seed, and optionally sampler, n_boot,
+    n_boot_average, n_dbs, hill_k, dtype ("float32").
     """
     d = check_int("d", point["d"], low=1)
     seed = int(point["seed"])
-    rng = numpy_rng(derive_seed(seed, "linear-problem"))
-    x_true = rng.standard_normal(d)
-    x_true /= np.linalg.norm(x_true)
-    problem = gaussian_design(np.ones(d), sigma=float(point["label_noise"]), x_true=x_true)
-    x0 = numpy_rng(derive_seed(seed, "linear-init")).standard_normal((int(point["n_chains"]), d))
-    dtype = torch.float64 if point.get("dtype", "float32") == "float64" else torch.float32
-    with single_thread():
-        run = run_sgd(problem, float(point["eta"]), int(point["batch"]),
-                      n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
-                      x0=x0 / math.sqrt(d), average=True,
-                      seed=derive_seed(seed, "linear-batches"), dtype=dtype)
-    res = measure_tail_index(run.final, run.average, run.x_star, diverged=run.diverged,
-                             n_boot=int(point.get("n_boot", 200)),
+    eta, batch, noise = float(point["eta"]), int(point["batch"]), float(point["label_noise"])
+    if point.get("sampler") == "radial":
+        with single_thread():
+            rr = run_relu_radial("sgd", "linear", d=d, batch=batch, eta=eta, n_chains=int(point["n_chains"]),
+                                 n_iters=int(point["n_iters"]), label_noise=noise, seed=seed,
+                                 n_trajectories=0, dtype=point.get("dtype", "float32"), workers=workers)
+        last, average, centre, diverged = rr.last_dev, rr.average_dev, None, rr.diverged
+        problem = gaussian_design(np.ones(d), sigma=noise, x_true=rr.w_star)
+    else:
+        rng = numpy_rng(derive_seed(seed, "linear-problem"))
+        x_true = rng.standard_normal(d)
+        x_true /= np.linalg.norm(x_true)
+        problem = gaussian_design(np.ones(d), sigma=noise, x_true=x_true)
+        x0 = numpy_rng(derive_seed(seed, "linear-init")).standard_normal((int(point["n_chains"]), d))
+        dtype = torch.float64 if point.get("dtype", "float32") == "float64" else torch.float32
+        with single_thread():
+            run = run_sgd(problem, eta, batch, n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
+                          x0=x0 / math.sqrt(d), average=True, seed=derive_seed(seed, "linear-batches"),
+                          dtype=dtype)
+        last, average, centre, diverged = run.final, run.average, run.x_star, run.diverged
+    res = measure_tail_index(last, average, centre, diverged=diverged, n_boot=int(point.get("n_boot", 200)),
                              n_dbs=int(point.get("n_dbs", 500)), hill_k=point.get("hill_k"),
-                             seed=derive_seed(seed, "protocol"))
+                             seed=derive_seed(seed, "protocol"), n_boot_average=point.get("n_boot_average"))
     out = res.to_arrays()
-    ex = sgd_tail_index(problem, float(point["eta"]), int(point["batch"]),
-                        alpha_bracket=(0.05, 64.0))
+    ex = sgd_tail_index(problem, eta, batch, alpha_bracket=(0.05, 64.0))
     out["exact"] = np.asarray(ex.alpha)
     out["exact_status"] = np.asarray(ex.status)
     return out

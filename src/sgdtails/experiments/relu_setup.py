@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sgdtails._core.cache import sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
 from sgdtails.estimators.protocol import frame_from_arrays
-from sgdtails.experiments.relu_points import DATA_SETTINGS, SAMPLERS, sweep_point
+from sgdtails.experiments.relu_points import DATA_SETTINGS, SAMPLERS, cached_map, point_workers, sweep_point
 from sgdtails.relu.law import ALGORITHMS
 
 __all__ = ["NAMESPACE", "SetupParams", "SetupSummary", "Trajectories", "protocol_table", "trajectories"]
@@ -88,7 +87,8 @@ def _points(params: SetupParams, seed: int) -> list[tuple[str, str, dict[str, An
             out.append((alg, key, dict(
                 algorithm=alg, setup=setup, label_noise=noise, d=params.d, batch=params.batch,
                 eta=params.eta, n_chains=params.n_chains, n_iters=params.n_iters,
-                n_trajectories=params.n_trajectories, n_boot=params.n_boot, hill_k=params.hill_fraction,
+                n_trajectories=params.n_trajectories, n_boot=params.n_boot, n_boot_average=0,
+                hill_k=params.hill_fraction,
                 sampler=params.sampler, dtype="float64" if key == "noiseless" else "float32",
                 seed=derive_seed(seed, _NAME, alg, key))))
     return out
@@ -96,7 +96,8 @@ def _points(params: SetupParams, seed: int) -> list[tuple[str, str, dict[str, An
 
 def _run(params: SetupParams, seed: int, cache_dir: Any) -> list[tuple[str, str, dict[str, np.ndarray]]]:
     pts = _points(params, seed)
-    res = sweep(cache_dir, NAMESPACE, [p for *_, p in pts], sweep_point, desc="trajectories")
+    res = cached_map(cache_dir, NAMESPACE, [p for *_, p in pts], sweep_point,
+                     workers=point_workers(params.n_chains), desc="trajectories")
     return [(alg, key, r) for (alg, key, _), r in zip(pts, res, strict=True)]
 
 

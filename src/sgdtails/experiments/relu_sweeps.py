@@ -206,8 +206,9 @@ def noiseless_k(params: SweepsParams, *, seed: int, cache_dir: Any = None) -> No
     K)``, cached with the sweep points)."""
     points = [dict(algorithm=alg, setup="realizable", label_noise=0.0, d=params.d, batch=params.batch,
                    eta=params.eta, n_chains=params.n_chains, n_iters=int(k), n_boot=params.n_boot,
-                   hill_k=params.hill_fraction, dtype=params.dtype_noiseless, n_trajectories=0,
-                   sampler=params.sampler, seed=derive_seed(seed, "relu-noiseless-K", alg, int(k)))
+                   n_boot_average=0, hill_k=params.hill_fraction, dtype=params.dtype_noiseless,
+                   n_trajectories=0, sampler=params.sampler,
+                   seed=derive_seed(seed, "relu-noiseless-K", alg, int(k)))
               for alg in ALGORITHMS for k in params.noiseless_iters]
     res = run_sweep(cache_dir, points, desc="noiseless, K")
     kdf = pd.DataFrame([dict(algorithm=p["algorithm"], K=p["n_iters"],

@@ -17,10 +17,16 @@ from typing import Any
 
 import pandas as pd
 
-from sgdtails._core.cache import sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails.estimators.protocol import frame_from_arrays
-from sgdtails.experiments.relu_points import GridParams, grid_frame, linear_point, spearman_trend
+from sgdtails.experiments.relu_points import (
+    GridParams,
+    cached_map,
+    grid_frame,
+    linear_point,
+    point_workers,
+    spearman_trend,
+)
 
 __all__ = ["CAP", "EXPECTED", "NAMESPACE", "SERIES", "Contrast", "ContrastSummary", "VsLinearParams",
            "contrast"]
@@ -40,7 +46,9 @@ _WORDS = {1: "rises", -1: "falls", 0: "shows no clear trend"}
 @dataclass(frozen=True)
 class VsLinearParams(GridParams):
     """The grid of the ReLU sweeps (:class:`~sgdtails.experiments.relu_points.GridParams`); the linear
-    points use the same ``n_chains``, ``n_iters``, ``n_boot`` and ``hill_fraction``."""
+    points use the same ``n_chains``, ``n_iters``, ``n_boot``, ``hill_fraction`` and ``sampler``
+    ("radial": :func:`~sgdtails.relu.radial.run_relu_radial` with ``setup="linear"``; any other value:
+    :func:`~sgdtails.linear.sgd.run_sgd`), see :func:`~sgdtails.experiments.relu_points.linear_point`."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def _linear_points(params: GridParams, seed: int) -> list[tuple[dict[str, Any], 
         if lab["algorithm"] == "sgd" and lab["data"] == "noisy":
             q = dict(d=p["d"], batch=p["batch"], eta=p["eta"], label_noise=params.label_noise,
                      n_chains=params.n_chains, n_iters=params.n_iters, n_boot=params.n_boot,
-                     hill_k=params.hill_fraction)
+                     n_boot_average=0, hill_k=params.hill_fraction, sampler=params.sampler)
             q["seed"] = derive_seed(seed, "linear", q["d"], q["batch"], q["eta"])
             out.append(({"sweep": lab["sweep"], "x": lab["x"]}, q))
     return out
@@ -88,7 +96,8 @@ def contrast(params: VsLinearParams, *, seed: int, cache_dir: Any = None) -> Con
     ``derive_seed(seed, "linear", d, b, eta)``) beside the ReLU points (:class:`Contrast`)."""
     relu = grid_frame(params, seed=seed, cache_dir=cache_dir)
     lin_grid = _linear_points(params, seed)
-    lin_res = sweep(cache_dir, NAMESPACE, [q for _, q in lin_grid], linear_point, desc="linear sweeps")
+    lin_res = cached_map(cache_dir, NAMESPACE, [q for _, q in lin_grid], linear_point,
+                         workers=point_workers(params.n_chains), desc="linear sweeps")
     lin = pd.concat([frame_from_arrays(r, **lab, algorithm="linear", data="linear", d=q["d"],
                                        b=q["batch"], eta=q["eta"], exact=float(r["exact"]),
                                        exact_status=str(r["exact_status"]))

@@ -36,7 +36,8 @@ Trajectories ``|w_t - w^*|`` are ``sqrt(a^2 + r^2)`` (realizable) or ``sqrt((a -
 
 Random streams: the teacher and ``w_0`` as in :func:`sgdtails.relu.simulate.run_relu` (same seeds, so the
 same initial points); per step one block of normals ``(p_1, p_2, noise, n_1, [odd part of C])`` and one
-block of uniforms ``(flips, even part of C)`` from ``derive_seed(seed, "batches")``; the directions
+block of uniforms ``(flips, even part of C)`` from ``derive_seed(seed, "batches", i)`` for the runs of block
+``i`` (:func:`radial_blocks`); the directions
 ``e``, ``f`` from ``derive_seed(seed, "directions")``. Draws are made in float32 (torch's vectorised
 samplers) and widened when the state is float64: float64 states serve the range noiseless runs need
 (their distance to ``w^*`` falls far below float32's 1e-38), not the precision of the inputs.
@@ -46,17 +47,20 @@ samplers) and widened when the state is float64: float64 states serve the range 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from sgdtails._core.seeding import derive_seed, torch_generator
+from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_int, check_positive
 from sgdtails.relu.law import ALGORITHMS, DataLaw, dtype_name, random_teacher, torch_dtype
 from sgdtails.relu.simulate import ReluRun
 
-__all__ = ["RadialState", "radial_step", "run_relu_radial"]
+__all__ = ["RADIAL_BLOCK", "RadialState", "draw_counts", "radial_blocks", "radial_step", "run_relu_radial"]
 
 
 @dataclass
@@ -79,7 +83,10 @@ def _coefficients(p1: torch.Tensor, c: torch.Tensor, noise: torch.Tensor | None,
                   *, algorithm: str, setup: str) -> torch.Tensor:
     """Gate times residual of every sample, given the teacher pre-activation ``p1``, ``c = z.x`` and the
     label noise (realizable) or labels in {0, 1} (binary): the formulas of
-    :func:`sgdtails.relu.simulate.update_direct`, with the gates as 0/1 factors."""
+    :func:`sgdtails.relu.simulate.update_direct`, with the gates as 0/1 factors. ``setup="linear"``:
+    least squares, every gate open, residual ``noise - c``."""
+    if setup == "linear":
+        return c.neg() if noise is None else noise - c
     if setup == "realizable":
         if algorithm == "sgd":
             # gate 1{p1 + c > 0}; ReLU(p1) - ReLU(p1 + c) there is -c - min(p1, 0)
@@ -102,7 +109,7 @@ def draw_counts(batch: int, d: int, setup: str, label_noise: float, flip_prob: f
     ``2b`` projections (``b`` when ``d = 1``), ``b`` label noises, ``n_1`` (``d >= 3``) and the odd part of
     ``C ~ chi^2_{d-3}``; ``b`` flips and ``floor((d-3)/2)`` uniforms for the even part of ``C``."""
     m = max(d - 3, 0)
-    n_noise = batch if (setup == "realizable" and label_noise > 0) else 0
+    n_noise = batch if (setup != "binary" and label_noise > 0) else 0
     n_flip = batch if (setup == "binary" and flip_prob > 0) else 0
     return (2 if d >= 2 else 1) * batch + n_noise + int(d >= 3) + m % 2, n_flip + m // 2
 
@@ -132,7 +139,7 @@ def radial_step(st: RadialState, gen: torch.Generator, *, algorithm: str, setup:
     p1 = p[0]
     col = kp * n * b
     noise = y = None
-    if setup == "realizable":
+    if setup != "binary":
         if label_noise > 0:
             noise = g[col:col + n * b].view(n, b) * label_noise
             col += n * b
@@ -159,7 +166,7 @@ def radial_step(st: RadialState, gen: torch.Generator, *, algorithm: str, setup:
         if not accumulate:
             return RadialState(new, st.sa, st.qs)
         return _accumulate(st, new, v, None)
-    if setup == "realizable" and label_noise == 0.0:
+    if setup != "binary" and label_noise == 0.0:
         # noiseless runs collapse: scale by max(|a|, r) so that squares of tiny k do not underflow
         sc = torch.maximum(zr[0].abs(), zr[1]).clamp_(min=torch.finfo(dtype).tiny)
         ks = k / sc[:, None]
@@ -219,6 +226,26 @@ def _unit_orthogonal(g: torch.Tensor, basis: list[torch.Tensor]) -> torch.Tensor
     return g / torch.linalg.vector_norm(g, dim=1, keepdim=True)
 
 
+#: runs per block, at most: larger runs are split into equal blocks simulated independently (each with its
+#: own random stream), on several threads
+RADIAL_BLOCK = 32768
+
+
+def radial_blocks(n_chains: int) -> list[tuple[int, int]]:
+    """The blocks ``[(start, stop), ...]`` of :func:`run_relu_radial`: ``ceil(N / RADIAL_BLOCK)`` blocks of
+    (nearly) equal size, a function of ``N`` only, so the numbers do not depend on the number of workers."""
+    k = -(-int(n_chains) // RADIAL_BLOCK)
+    bounds = [round(i * n_chains / k) for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (not on Linux)
+        return max(1, os.cpu_count() or 1)
+
+
 def run_relu_radial(
     algorithm: str = "sgd",
     setup: str = "realizable",
@@ -236,14 +263,28 @@ def run_relu_radial(
     divergence_threshold: float = 1e8,
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype = "float32",
+    workers: int | None = None,
 ) -> ReluRun:
     """:func:`sgdtails.relu.simulate.run_relu` for Gaussian inputs and ``w_0 ~ N(0, I/d)``, simulated in
     radial form (module docstring): the same law of the returned arrays, at a cost of ``O(b)`` per run
     and step instead of ``O(b d)``. Same arguments (inputs are Gaussian; ``w0`` and ``w_star`` are not
     given) and the same :class:`~sgdtails.relu.simulate.ReluRun`, whose ``last`` and ``average`` are
-    rebuilt from the scalars with uniformly random directions."""
+    rebuilt from the scalars with uniformly random directions.
+
+    ``setup="linear"`` runs online SGD on least squares with the same inputs, y = w*.x + sigma xi
+    (``label_noise`` = sigma): the variant's update with every gate open,
+    w <- w + (eta/b) sum_i (y_i - w.x_i) x_i, the linear-regression contrast of Part II (for
+    ``algorithm``, "sgd" and "variant" are then the same algorithm).
+
+    The runs are simulated in the blocks of :func:`radial_blocks` (block ``i`` draws its mini-batches from
+    ``derive_seed(seed, "batches", i)``), on ``workers`` threads (default: every core), each with one
+    torch intra-op thread; the result does not depend on ``workers``."""
     algorithm = check_choice("algorithm", algorithm, ALGORITHMS)
-    law = DataLaw.make(setup, d, label_noise, flip_prob, "gaussian", 5)
+    if setup == "linear":  # least squares: the variant's update with every gate open
+        law = DataLaw.make("realizable", d, label_noise, flip_prob, "gaussian", 5)
+        law = DataLaw("linear", law.d, law.label_noise, 0.0, "gaussian", 5)
+    else:
+        law = DataLaw.make(setup, d, label_noise, flip_prob, "gaussian", 5)
     d = law.d
     batch = check_int("batch", batch, low=1)
     eta = check_positive("eta", eta)
@@ -253,9 +294,10 @@ def run_relu_radial(
     n_trajectories = check_int("n_trajectories", n_trajectories, low=0)
     n_record = check_int("n_record", n_record, low=2)
     divergence_threshold = check_positive("divergence_threshold", divergence_threshold)
+    workers = _default_workers() if workers is None else check_int("workers", workers, low=1)
     tdtype = torch_dtype(dtype)
     device = torch.device(device)
-    realizable = law.setup == "realizable"
+    realizable = law.setup != "binary"  # the state is z = w - w* (w* = x_true for least squares)
 
     ws64 = random_teacher(d, derive_seed(seed, "teacher"), device=device)
     g0 = torch_generator(derive_seed(seed, "init"), device)
@@ -264,42 +306,59 @@ def run_relu_radial(
     r0 = torch.linalg.vector_norm(w0 - a0[:, None] * ws64, dim=1)
     if realizable:
         a0 = a0 - 1.0
-    zero = torch.zeros(n_chains, dtype=tdtype, device=device)
-    st = RadialState(torch.stack([a0, r0]).to(tdtype), zero, torch.zeros((2, n_chains), dtype=tdtype,
-                                                                          device=device))
-    gen = torch_generator(derive_seed(seed, "batches"), device)
+    zr0 = torch.stack([a0, r0]).to(tdtype)
 
     rec = _record_steps(n_iters, n_record)
     rec_set = {int(t): i for i, t in enumerate(rec)}
     n_tr = min(n_trajectories, n_chains)
     traj = np.full((n_tr, rec.size), np.nan)
     shift = torch.tensor([[0.0 if realizable else -1.0], [0.0]], dtype=torch.float64, device=device)
-
-    def record(i: int, state: RadialState) -> None:
-        if n_tr:  # |w - w*|: z - u_1 on binary data
-            traj[:, i] = torch.linalg.vector_norm(state.zr[:, :n_tr].double() + shift, dim=0).cpu().numpy()
-
-    record(0, st)
-    burn = n_iters // 2
-    alive = torch.ones(n_chains, dtype=torch.bool, device=device)
     kw = dict(algorithm=algorithm, setup=law.setup, eta=eta, batch=batch, d=d,
               label_noise=law.label_noise, flip_prob=law.flip_prob)
-    for t in range(1, n_iters + 1):
-        new = radial_step(st, gen, accumulate=t > burn, **kw)
-        # a run whose |z| is non-finite or above the threshold is frozen at its last iterate
-        alive &= torch.hypot(new.zr[0], new.zr[1]) <= divergence_threshold
-        if bool(alive.all()):
-            st = new
-        else:
-            zr = torch.where(alive, new.zr, st.zr)
-            if t > burn:  # a frozen run adds its unchanged iterate: z_perp' = r e (v = r, no H)
-                frozen = _accumulate(st, st.zr, st.zr[1] if d >= 2 else None, None)
-                st = RadialState(zr, torch.where(alive, new.sa, frozen.sa),
-                                 torch.where(alive, new.qs, frozen.qs))
+
+    def run_block(i: int, lo: int, hi: int) -> tuple[RadialState, torch.Tensor]:
+        n = hi - lo
+        zero = torch.zeros(n, dtype=tdtype, device=device)
+        st = RadialState(zr0[:, lo:hi].clone(), zero, torch.zeros((2, n), dtype=tdtype, device=device))
+        gen = torch_generator(derive_seed(seed, "batches", i), device)
+        n_rec = max(0, min(n_tr, hi) - lo)  # traced runs in this block
+
+        def record(j: int, state: RadialState) -> None:
+            if n_rec:  # |w - w*|: z - u_1 on binary data
+                traj[lo:lo + n_rec, j] = torch.linalg.vector_norm(state.zr[:, :n_rec].double() + shift,
+                                                                  dim=0).cpu().numpy()
+
+        record(0, st)
+        burn = n_iters // 2
+        alive = torch.ones(n, dtype=torch.bool, device=device)
+        for t in range(1, n_iters + 1):
+            new = radial_step(st, gen, accumulate=t > burn, **kw)
+            # a run whose |z| is non-finite or above the threshold is frozen at its last iterate
+            alive &= torch.hypot(new.zr[0], new.zr[1]) <= divergence_threshold
+            if bool(alive.all()):
+                st = new
             else:
-                st = RadialState(zr, st.sa, st.qs)
-        if t in rec_set:
-            record(rec_set[t], st)
+                zr = torch.where(alive, new.zr, st.zr)
+                if t > burn:  # a frozen run adds its unchanged iterate: z_perp' = r e (v = r, no H)
+                    frozen = _accumulate(st, st.zr, st.zr[1] if d >= 2 else None, None)
+                    st = RadialState(zr, torch.where(alive, new.sa, frozen.sa),
+                                     torch.where(alive, new.qs, frozen.qs))
+                else:
+                    st = RadialState(zr, st.sa, st.qs)
+            if t in rec_set:
+                record(rec_set[t], st)
+        return st, alive
+
+    blocks = radial_blocks(n_chains)
+    if workers == 1 or len(blocks) == 1:
+        done = [run_block(i, lo, hi) for i, (lo, hi) in enumerate(blocks)]
+    else:
+        with single_thread(), ThreadPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
+            futures = [pool.submit(run_block, i, lo, hi) for i, (lo, hi) in enumerate(blocks)]
+            done = [f.result() for f in futures]
+    st = RadialState(torch.cat([b.zr for b, _ in done], dim=1), torch.cat([b.sa for b, _ in done]),
+                     torch.cat([b.qs for b, _ in done], dim=1))
+    alive = torch.cat([a for _, a in done])
 
     # rebuild the vectors (float64): z_K = a u1 + r e, S = sa u1 + q e + s_perp f
     gd = torch_generator(derive_seed(seed, "directions"), device)
@@ -316,7 +375,7 @@ def run_relu_radial(
     else:
         f = torch.zeros((n_chains, d), dtype=torch.float64, device=device)
     z = a[:, None] * ws64 + r[:, None] * e
-    n_avg = n_iters - burn
+    n_avg = n_iters - n_iters // 2
     qq = st.qs[0].double()
     s_perp = st.qs[1].double()
     avg = (st.sa.double()[:, None] * ws64 + qq[:, None] * e + s_perp[:, None] * f) / n_avg
