@@ -127,14 +127,23 @@ def test_multirate_hsgd_agrees_with_fine_euler_maruyama(small):
     assert stats.ks_2samp(d_em, mr.distance).pvalue > 1e-3
 
 
-def test_halving_the_fast_step_moves_the_law_by_less_than_its_noise(small):
+def test_windows_follow_the_rates():
+    theta = np.array([1.0, 0.2, 0.01, 1e-5, 0.0])
+    scheme = multirate_scheme(theta, substeps=16, max_step=0.05)
+    window = {int(i): w for w, idx in scheme.windows.items() for i in idx}
+    assert window[0] == 1  # theta dt = 1/16 > 0.05
+    assert window[1] == 4 and 0.2 * 4 / 16 <= 0.05 < 0.2 * 8 / 16
+    assert window[2] == 64 and window[3] == window[4] == 16 * 4096
+    assert scheme.normals_per_iteration == pytest.approx(16 + 4 + 0.25 + 2 / 4096)
+
+
+def test_refining_the_scheme_moves_the_law_by_less_than_its_noise(small):
     gamma = 0.6 / small.spectrum[0]
-    args = dict(n_runs=8000, n_iter=100, seed=9, progress=False, dtype=torch.float64)
-    coarse = run_hsgd_multirate(small, gamma, substeps=4, coarsen=2, **args)  # same Brownian path as m = 8
-    fine = run_hsgd_multirate(small, gamma, substeps=8, **args)
-    diff = coarse.projections[:, 0] - fine.projections[:, 0]
-    spread = fine.projections[:, 0].std()
-    assert abs(diff.mean()) < 0.05 * spread and diff.std() < 0.2 * spread
+    args = dict(n_runs=8000, n_iter=100, progress=False, dtype=torch.float64)
+    coarse = run_hsgd_multirate(small, gamma, substeps=8, max_step=0.1, seed=9, **args)
+    fine = run_hsgd_multirate(small, gamma, substeps=32, max_step=0.025, seed=10, **args)
+    assert stats.ks_2samp(coarse.projections[:, 0], fine.projections[:, 0]).pvalue > 1e-3
+    assert stats.ks_2samp(coarse.distance, fine.distance).pvalue > 1e-3
 
 
 def test_one_step_norms_match_numpy():
@@ -192,3 +201,19 @@ def test_repeat_path_bound():
     gamma = 3.0 / row2.max()  # the longest row expands by a factor 2
     assert oi.repeat_path_bound(ds, gamma) == pytest.approx(math.log(50) / math.log(2.0))
     assert oi.repeat_path_bound(ds, 1.0 / row2.max()) == math.inf
+
+
+def test_lyapunov_exponent_of_one_row_is_exact():
+    """One row: M u = u - gamma a (a.u); the walker aligns with a at once when |1 - gamma |a|^2| > 1 and
+    the exponent is log |1 - gamma |a|^2|; with d = 1 every step multiplies by the same number."""
+    ds = data.FiniteDataset(np.array([[2.0]]), np.array([1.0]))
+    res = oi.lyapunov_exponent(ds, 0.6, n_walkers=8, n_steps=50, burn_in=0)
+    assert res.value == pytest.approx(math.log(abs(1 - 0.6 * 4.0)), rel=1e-12) and res.se == pytest.approx(0)
+
+
+def test_lyapunov_exponent_sign_follows_stability(small):
+    stable = oi.lyapunov_exponent(small, 0.3 / small.spectrum[0], n_walkers=64, n_steps=300, seed=1)
+    assert stable.value + 4 * stable.se < 0
+    row2 = (small.features**2).sum(1)
+    wild = oi.lyapunov_exponent(small, 6.0 / row2.min(), n_walkers=64, n_steps=300, seed=1)
+    assert wild.value - 4 * wild.se > 0

@@ -130,7 +130,7 @@ def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: st
     def compute() -> dict[str, np.ndarray]:
         res = run_offline_sgd(ds, st.gamma, st.batch_size, delta=st.delta / ds.n, n_runs=n_runs,
                               n_updates=n_updates, init_scale=st.init_scale,
-                              seed=derive_seed(seed, "jkr-sgd", name), dtype=torch.float32)
+                              seed=derive_seed(seed, "jkr-sgd", name, n_runs), dtype=torch.float32)
         return {"z": res.centred_projection(), "distance": res.distance[~res.diverged],
                 "n_diverged": np.asarray(res.n_diverged)}
 

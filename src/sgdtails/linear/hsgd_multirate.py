@@ -10,23 +10,23 @@ whose noise is modulated by one scalar, the loss:
    2L = \textstyle\sum_i s_i e_i^2 + 2L_{\min},\qquad \theta_i = \gamma(s_i + \delta').
 
 On the paper's data one or a few coordinates are fast (``theta_1 ~ 1`` per iteration) and the rest are
-slow (``theta_i ~ 1e-4``). A plain Euler scheme needs a sub-step of ``~0.05/theta_1`` for every coordinate
-(``20 d`` normals per iteration). The scheme here is this project's:
+slow (down to ``theta_i ~ 1e-4``). A plain Euler scheme needs a step of ``~0.05/theta_1`` for every
+coordinate (``20 d`` normals per iteration). The scheme here is this project's:
 
-- the drift of each coordinate is integrated exactly over its step (exponential Euler);
-- fast coordinates (``theta_i > slow_step``) take ``substeps`` sub-steps per iteration, with ``2L`` taken at
-  the start of each sub-step;
-- a slow coordinate is updated once per window of ``w_i`` iterations (``w_i`` the largest power of two with
-  ``theta_i w_i <= slow_step``), with the exact OU transition whose noise variance uses the time integral of
-  ``2L`` over the window, accumulated on the fast sub-steps:
-  ``Var = gamma^2 s_i / B * (int 2L dt / w) * (1 - exp(-2 theta_i w)) / (2 theta_i)``;
-  its contribution to ``2L`` is held fixed within the window.
+- time advances on a fine grid of ``dt = 1/substeps`` iterations; ``2L`` is evaluated on it and its time
+  integral accumulated;
+- coordinate ``i`` moves once per window of ``w_i`` fine steps, ``w_i`` the largest power of two with
+  ``theta_i w_i dt <= max_step`` (at least 1, at most :data:`MAX_WINDOW` iterations), by the exact OU
+  transition given the integral of ``2L`` over its window:
+  ``e_i <- mu_i + exp(-theta_i w dt) (e_i - mu_i) + gamma sqrt(s_i / B * r * int 2L dt) xi``,
+  ``r = (1 - exp(-2 theta_i w dt)) / (2 theta_i w dt)``; its contribution to ``2L`` is held fixed within
+  the window. With ``w = 1`` this is exponential Euler--Maruyama with ``2L`` at the start of the step.
 
-Given the path of ``L``, each slow transition is exact; the approximation is the frozen slow part of ``L``
-within a window and the left-point ``L`` of each fast sub-step. Both vanish as ``substeps`` grows and
-``slow_step`` shrinks; the tests and the book show the fitted tails do not move when both are refined.
-A run costs ``substeps * (number of fast coordinates) + sum_i 1/w_i`` normals per iteration instead of
-``20 d``. Runs are independent blocks with their own seeds (:mod:`sgdtails._core.parallel`).
+Given the path of ``L``, each transition is exact; the approximation is the frozen contributions to ``L``
+within a window, which vanishes as ``substeps`` grows and ``max_step`` shrinks; the tests and the book show
+the fitted tails do not move when both are refined. A run costs ``sum_i substeps / w_i`` normals per
+iteration (on the paper's data 20 to 40 instead of ``20 d``). Runs are independent blocks with their own
+seeds (:mod:`sgdtails._core.parallel`).
 """
 
 from __future__ import annotations
@@ -58,34 +58,39 @@ MAX_WINDOW = 1 << 12
 
 @dataclass(frozen=True)
 class MultirateScheme:
-    """How the coordinates are split: ``fast`` indices (sub-stepped), and for each slow window ``w`` the
-    indices updated every ``w`` iterations (``windows``: w -> indices). ``normals_per_iteration`` is the cost
-    of one run-iteration; ``substeps`` and ``slow_step`` the accuracy settings."""
+    """The coordinates grouped by window: ``windows`` maps ``w`` (in fine steps of ``1/substeps``
+    iteration) to the indices moved every ``w`` fine steps. ``normals_per_iteration``: the cost of one
+    run-iteration."""
 
-    fast: np.ndarray
     windows: dict[int, np.ndarray]
     substeps: int
-    slow_step: float
+    max_step: float
     theta: np.ndarray
 
     @property
     def normals_per_iteration(self) -> float:
-        return float(self.substeps * self.fast.size + sum(idx.size / w for w, idx in self.windows.items()))
+        return float(sum(self.substeps * idx.size / w for w, idx in self.windows.items()))
+
+    @property
+    def fast(self) -> np.ndarray:
+        """Coordinates moved at every fine step (``w = 1``)."""
+        return self.windows.get(1, np.zeros(0, dtype=np.int64))
 
 
-def multirate_scheme(theta: Any, *, substeps: int, slow_step: float = 0.05) -> MultirateScheme:
-    """Split coordinates with rates ``theta_i`` (per iteration) into fast ones (``theta_i > slow_step``) and
-    slow windows (largest power of two ``w`` with ``theta_i w <= slow_step``, at most :data:`MAX_WINDOW`)."""
+def multirate_scheme(theta: Any, *, substeps: int, max_step: float = 0.05) -> MultirateScheme:
+    """Windows for coordinates with rates ``theta_i`` (per iteration): the largest power of two ``w`` with
+    ``theta_i w / substeps <= max_step``, at least 1 and at most ``MAX_WINDOW * substeps`` fine steps."""
     th = np.asarray(theta, dtype=np.float64)
     substeps = check_int("substeps", substeps, low=1)
-    slow_step = check_in_interval("slow_step", slow_step, 0.0, 1.0, closed_low=False)
-    fast = np.flatnonzero(th > slow_step)
+    max_step = check_in_interval("max_step", max_step, 0.0, 1.0, closed_low=False)
+    top = MAX_WINDOW * substeps
     windows: dict[int, list[int]] = {}
-    for i in np.flatnonzero(th <= slow_step):
-        w = MAX_WINDOW if th[i] <= 0 else int(min(MAX_WINDOW, 2 ** math.floor(math.log2(slow_step / th[i]))))
-        windows.setdefault(max(w, 1), []).append(int(i))
-    return MultirateScheme(fast=fast, windows={w: np.asarray(v) for w, v in sorted(windows.items())},
-                           substeps=substeps, slow_step=slow_step, theta=th)
+    for i, t in enumerate(th):
+        ratio = max_step * substeps / t if t > 0 else math.inf
+        w = 1 if ratio < 2 else int(min(top, 2 ** math.floor(math.log2(min(ratio, top)))))
+        windows.setdefault(w, []).append(i)
+    return MultirateScheme(windows={w: np.asarray(v) for w, v in sorted(windows.items())}, substeps=substeps,
+                           max_step=max_step, theta=th)
 
 
 def _ou_factors(theta: torch.Tensor, span: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,70 +103,58 @@ def _ou_factors(theta: torch.Tensor, span: float) -> tuple[torch.Tensor, torch.T
 
 def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref: np.ndarray, noise2: float,
                   proj: np.ndarray, proj_offset: np.ndarray, *, gamma: float, batch: int, n_iter: int,
-                  init_scale: float, coarsen: int, seed: int, dtype: torch.dtype, threshold: float):
+                  init_scale: float, seed: int, dtype: torch.dtype, threshold: float):
     m = scheme.substeps
     dt = 1.0 / m
-    f = scheme.fast
 
     def as_t(v: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype)
 
-    th = as_t(scheme.theta)
-    s_t, mu_t = as_t(s), as_t(mu)
-    s_f, mu_f = s_t[f], mu_t[f]
-    decay_f, ratio_f = _ou_factors(th[f], dt)
-    # std of the fast OU increment over dt, per unit of sqrt(2L): gamma sqrt(s dt / B * ratio)
-    noise_f = gamma * torch.sqrt(s_f * dt / batch * ratio_f)
-    groups = [(w, torch.as_tensor(idx)) for w, idx in scheme.windows.items()]
+    th, s_t, mu_t = as_t(scheme.theta), as_t(s), as_t(mu)
+    groups = []
+    for w, idx in scheme.windows.items():
+        it = torch.as_tensor(idx)
+        decay, ratio = _ou_factors(th[it], w * dt)
+        groups.append((w, it, s_t[it], mu_t[it], decay, gamma * torch.sqrt(s_t[it] / batch * ratio)))
     n = s.size
+    n_fine = n_iter * m
 
     def run_block(block: int, start: int, stop: int) -> dict[str, np.ndarray]:
         gen = torch_generator(derive_seed(seed, "hsgd-multirate", block))
         nb = stop - start
         e0 = init_scale * torch.randn(nb, n, generator=gen, dtype=torch.float64) - torch.as_tensor(e_ref)
         e0 = e0.to(dtype)
-        ef = e0[:, f].clone()
-        slow = [e0[:, idx].clone() for _, idx in groups]
-        slow_2l = [(x * x * s_t[idx]).sum(1) for x, (_, idx) in zip(slow, groups, strict=True)]
-        integral = [torch.zeros(nb, dtype=dtype) for _ in groups]
-        since = [0 for _ in groups]
+        state = [e0[:, idx].clone() for _, idx, *_ in groups]
+        part = [(x * x * sg).sum(1) for x, (_, _, sg, *_) in zip(state, groups, strict=True)]
+        two_l = sum(part, torch.full((nb,), noise2, dtype=dtype))
+        # int 2L dt since the start (float64), and its value at each group's last move
+        cumulative = torch.zeros(nb, dtype=torch.float64)
+        at_move = [cumulative.clone() for _ in groups]
         alive = torch.ones(nb, dtype=torch.bool)
-        for k in range(1, n_iter + 1):
-            frozen = sum(slow_2l, torch.full((nb,), noise2, dtype=dtype))
-            acc = torch.zeros(nb, dtype=dtype)
-            if f.size:
-                xi = torch.randn(m * coarsen, nb, f.size, generator=gen, dtype=dtype)
-                if coarsen > 1:
-                    xi = xi.view(m, coarsen, nb, f.size).sum(1) / math.sqrt(coarsen)
-                for j in range(m):
-                    two_l = frozen + (ef * ef * s_f).sum(1)
-                    acc += two_l
-                    ef.sub_(mu_f).mul_(decay_f).add_(mu_f)
-                    ef.addcmul_(xi[j], noise_f * two_l.clamp_min(0).sqrt().unsqueeze(1))
-                acc *= dt
-            else:
-                acc += frozen
-            for g, (w, idx) in enumerate(groups):
-                integral[g] += acc
-                since[g] += 1
-                if since[g] == w or k == n_iter:
-                    span = since[g]
-                    decay, ratio = _ou_factors(th[idx], span)
-                    # exact OU transition given int 2L dt over the window
-                    sd = gamma * torch.sqrt(s_t[idx] / batch * ratio)
-                    x = slow[g]
-                    x.sub_(mu_t[idx]).mul_(decay).add_(mu_t[idx])
-                    x.addcmul_(torch.randn(nb, x.shape[1], generator=gen, dtype=dtype),
-                               sd * integral[g].clamp_min(0).sqrt().unsqueeze(1))
-                    slow_2l[g] = (x * x * s_t[idx]).sum(1)
-                    integral[g].zero_()
-                    since[g] = 0
-            if k % 64 == 0 or k == n_iter:
-                two_l = frozen + (ef * ef * s_f).sum(1)
+        for k in range(1, n_fine + 1):
+            cumulative.add_(two_l.to(torch.float64), alpha=dt)
+            for g, (w, _, sg, mg, decay, sd) in enumerate(groups):
+                if k % w and k != n_fine:
+                    continue
+                span = w if k % w == 0 else k % w
+                if span != w:  # the last, shorter window
+                    decay, ratio = _ou_factors(th[groups[g][1]], span * dt)
+                    sd = gamma * torch.sqrt(sg / batch * ratio)
+                integral = (cumulative - at_move[g]).to(dtype).clamp_min(0)
+                x = state[g]
+                x.sub_(mg).mul_(decay).add_(mg)
+                noise = torch.randn(nb, x.shape[1], generator=gen, dtype=dtype)
+                x.addcmul_(noise, sd * integral.sqrt().unsqueeze(1))
+                new = (x * x * sg).sum(1)
+                two_l += new - part[g]
+                part[g] = new
+                at_move[g] = cumulative.clone()
+            if k % m == 0:  # once per iteration, recompute the sum from its parts (no drift in float32)
+                two_l = sum(part, torch.full((nb,), noise2, dtype=dtype))
+            if k % (64 * m) == 0 or k == n_fine:
                 alive &= torch.isfinite(two_l) & (two_l <= threshold)
         full = torch.empty(nb, n, dtype=torch.float64)
-        full[:, f] = ef.to(torch.float64)
-        for (_, idx), x in zip(groups, slow, strict=True):
+        for (_, idx, *_), x in zip(groups, state, strict=True):
             full[:, idx] = x.to(torch.float64)
         return {"projections": (full @ torch.as_tensor(proj)).numpy() + proj_offset,
                 "distance": torch.linalg.vector_norm(full, dim=1).numpy(), "diverged": (~alive).numpy()}
@@ -180,8 +173,7 @@ def run_hsgd_multirate(
     init_scale: float = 0.5,
     directions: Any = None,
     substeps: int = 16,
-    slow_step: float = 0.05,
-    coarsen: int = 1,
+    max_step: float = 0.05,
     seed: int = 0,
     dtype: torch.dtype | str = torch.float32,
     block_size: int = 16384,
@@ -192,9 +184,8 @@ def run_hsgd_multirate(
     """``n_runs`` runs of hSGD on ``dataset`` for ``n_iter`` units of time (iterations) from
     ``x_0 ~ init_scale N(0, I)``, by the multirate scheme of the module docstring.
 
-    ``delta``: ridge in Hessian units. ``substeps``: fast sub-steps per iteration; ``slow_step``: the largest
-    ``theta_i * step`` of a slow coordinate. ``coarsen``: draw ``substeps * coarsen`` fast increments and sum
-    them in groups (with the same seed, ``(m, coarsen=2)`` and ``(2m, 1)`` follow the same Brownian path).
+    ``delta``: ridge in Hessian units. ``substeps``: fine steps per iteration; ``max_step``: the largest
+    ``theta_i * window`` of a coordinate moved less often than every fine step.
     Returns :class:`~sgdtails.linear.offline.ProjectedRuns` (projections on ``directions``, default ``q_1``).
     A run whose ``2L`` becomes non-finite or exceeds ``divergence_threshold`` is flagged as diverged.
     """
@@ -204,13 +195,12 @@ def run_hsgd_multirate(
     n_runs = check_int("n_runs", n_runs, low=1)
     n_iter = check_int("n_iter", n_iter, low=1)
     init_scale = check_positive("init_scale", init_scale, allow_zero=True)
-    coarsen = check_int("coarsen", coarsen, low=1)
     dtype = check_float_dtype("dtype", dtype)
     threshold = check_positive("divergence_threshold", divergence_threshold)
     s = np.asarray(dataset.spectrum, dtype=np.float64)
     v = np.asarray(dataset.eigvecs, dtype=np.float64)
     theta = gamma * (s + delta)
-    scheme = multirate_scheme(theta, substeps=substeps, slow_step=slow_step)
+    scheme = multirate_scheme(theta, substeps=substeps, max_step=max_step)
     x_ref = np.asarray(dataset.x_ref, dtype=np.float64)
     e_ref = v.T @ x_ref  # e_0 = V'(x_0 - x_ref) = init_scale V'xi - V'x_ref, and V'xi ~ N(0, I)
     mu = -delta * e_ref / (s + delta) if delta > 0 else np.zeros_like(s)
@@ -220,7 +210,7 @@ def run_hsgd_multirate(
     if u.shape[0] != dataset.d:
         raise ValueError(f"directions must have {dataset.d} rows, got shape {u.shape}")
     run_block = _block_runner(scheme, s, mu, e_ref, float(dataset.noise2), v.T @ u, x_ref @ u, gamma=gamma,
-                              batch=b, n_iter=n_iter, init_scale=init_scale, coarsen=coarsen, seed=int(seed),
+                              batch=b, n_iter=n_iter, init_scale=init_scale, seed=int(seed),
                               dtype=dtype, threshold=threshold)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"hSGD on {dataset.name}")

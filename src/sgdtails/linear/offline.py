@@ -76,7 +76,7 @@ class ProjectedRuns:
         statistic for ``u = q_1``)."""
         y = self.projections[~self.diverged, check_int("which", which, low=0,
                                                          high=self.projections.shape[1] - 1)]
-        return y - y.mean()
+        return y - y.mean() if y.size else y
 
 
 def top_direction(dataset: FiniteDataset) -> np.ndarray:

@@ -23,6 +23,10 @@ Three facts need no Monte Carlo:
    ``Lambda(alpha) >= alpha log ||I - gamma a a'|| - B log n`` and
    ``alpha <= B log n / log ||I - gamma a a'||``.
 
+4. **Stationarity.** ``Lambda'(0)`` is the top Lyapunov exponent ``lim_k (1/k) E log |Pi_k u|``, a
+   typical-path quantity that plain simulation estimates well (:func:`lyapunov_exponent`): a positive
+   exponent means the iterates grow without bound (no stationary law), a negative one that they settle.
+
 Population Monte Carlo (:func:`sgdtails.linear.sgd_index.sgd_tail_index`) estimates ``alpha`` where these
 facts leave a range; it follows typical paths, while the tail is decided by rare ones (fact 3), so its
 estimate can exceed the rigorous upper bound: the book shows where it does.
@@ -34,11 +38,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from sgdtails._core.validation import check_sgd_args
+from sgdtails._core.seeding import derive_seed, torch_generator
+from sgdtails._core.validation import check_int, check_sgd_args
 from sgdtails.linear.datasets import FiniteDataset
+from sgdtails.linear.sgd_index import linear_sgd_random_matrix
 
-__all__ = ["OneStepNorms", "SecondMoment", "one_step_norms", "repeat_path_bound", "second_moment_rate"]
+__all__ = ["Lyapunov", "OneStepNorms", "SecondMoment", "lyapunov_exponent", "one_step_norms",
+           "repeat_path_bound", "second_moment_rate"]
 
 
 def _check(dataset: FiniteDataset, gamma: float, batch_size: int, delta: float) -> tuple[float, int, float]:
@@ -165,3 +173,42 @@ def repeat_path_bound(dataset: FiniteDataset, gamma: float, batch_size: int = 1,
     gamma, b, delta = _check(dataset, gamma, batch_size, delta)
     top = one_step_norms(dataset, gamma, b, delta).max_norm
     return math.inf if top <= 1 else b * math.log(dataset.n) / math.log(top)
+
+
+@dataclass(frozen=True)
+class Lyapunov:
+    """Top Lyapunov exponent ``Lambda'(0) = lim (1/k) E log |M_k ... M_1 u|`` estimated by ``value`` with
+    standard error ``se`` (over independent walkers), from ``n_walkers`` walkers of ``n_steps`` steps after
+    ``burn_in`` steps."""
+
+    value: float
+    se: float
+    n_walkers: int
+    n_steps: int
+    burn_in: int
+
+
+def lyapunov_exponent(dataset: FiniteDataset, gamma: float, batch_size: int = 1, delta: float = 0.0, *,
+                      n_walkers: int = 512, n_steps: int = 2000, burn_in: int = 200, seed: int = 0
+                      ) -> Lyapunov:
+    """Fact 4: the top Lyapunov exponent of offline SGD's matrices (rows with replacement), by following
+    ``n_walkers`` unit vectors ``u <- M u / |M u|`` and averaging ``log |M u|`` after ``burn_in`` steps (plain
+    simulation, no resampling: the law of large numbers applies to typical paths)."""
+    gamma, b, delta = _check(dataset, gamma, batch_size, delta)
+    n_walkers = check_int("n_walkers", n_walkers, low=2)
+    n_steps = check_int("n_steps", n_steps, low=1)
+    burn_in = check_int("burn_in", burn_in, low=0)
+    apply = linear_sgd_random_matrix(None, gamma, b, delta, rows=dataset.features)
+    gen = torch_generator(derive_seed(seed, "lyapunov"))
+    u = torch.randn(n_walkers, dataset.d, generator=gen, dtype=torch.float64)
+    u /= torch.linalg.vector_norm(u, dim=1, keepdim=True)
+    acc = torch.zeros(n_walkers, dtype=torch.float64)
+    for k in range(burn_in + n_steps):
+        v = apply(u, gen)
+        r = torch.linalg.vector_norm(v, dim=1)
+        if k >= burn_in:
+            acc += torch.log(r)
+        u = v / r.unsqueeze(1)
+    per_walker = (acc / n_steps).numpy()
+    return Lyapunov(value=float(per_walker.mean()), se=float(per_walker.std(ddof=1) / math.sqrt(n_walkers)),
+                    n_walkers=n_walkers, n_steps=n_steps, burn_in=burn_in)

@@ -11,11 +11,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
-from sgdtails.estimators.fits import qq_data
+from sgdtails.estimators.fits import qq_data, student_t_scale
 from sgdtails.plotting.core import current_axes, page_figure
 from sgdtails.plotting.tails import empirical_ccdf, plot_qq
 
-__all__ = ["CURVE_LABELS", "nu_text", "plot_bound_ccdfs", "plot_qq_grid", "plot_tail_indices"]
+__all__ = ["CURVE_LABELS", "nu_text", "plot_bound_ccdfs", "plot_gamma_sweep", "plot_qq_grid",
+           "plot_sgd_vs_hsgd", "plot_tail_indices"]
 
 PANEL = "abcdefghi"
 
@@ -109,3 +110,69 @@ def plot_tail_indices(frame: Any, x: str, series: Mapping[str, tuple[str, str | 
                     color=f"C{i}", ms=4, capsize=2, label=label)
     ax.set_ylabel("tail index")
     return ax
+
+
+def plot_sgd_vs_hsgd(samples: Mapping[tuple[str, str], np.ndarray], frame: Any, *,
+                     titles: Mapping[str, str] | None = None) -> Figure:
+    """One panel per data set: the empirical ccdfs of ``|z|`` for SGD and hSGD (``samples[(set, method)]``)
+    against the Student-t ccdfs with ``nu = eta_*`` and ``nu = eta^*`` (scales fitted to the hSGD sample
+    with ``nu`` fixed; ``frame`` has one row per data set with ``eta_*`` and ``eta^*``)."""
+    rows = frame.set_index("data set")
+    names = list(rows.index)
+    fig, axes = page_figure(1, len(names), row_height=2.8)
+    for ax, name in zip(axes[0], names, strict=True):
+        hs = samples[(name, "hSGD")]
+        curves = {key: (rows.loc[name, key], student_t_scale(hs, rows.loc[name, key]))
+                  for key in ("eta_*", "eta^*")}
+        plot_bound_ccdfs(hs, curves, ax=ax, label="hSGD", color="C0")
+        xs, p = empirical_ccdf(samples[(name, "SGD")])
+        keep = xs > 0
+        ax.loglog(xs[keep], p[keep], drawstyle="steps-post", color="k", lw=1.2, label="SGD")
+        if (name, "hSGD refined") in samples:
+            xr, pr = empirical_ccdf(samples[(name, "hSGD refined")])
+            ax.loglog(xr[xr > 0], pr[xr > 0], drawstyle="steps-post", color="C0", lw=0.8, ls=":",
+                      label="hSGD, refined scheme")
+        ax.set_xlim(np.quantile(np.abs(hs), 0.02), None)
+        ax.set_title((titles or {}).get(name, name))
+        if ax is not axes[0, 0]:
+            ax.set_ylabel("")
+    axes[0, 0].legend(loc="lower left")
+    return fig
+
+
+def plot_gamma_sweep(frame: Any, *, titles: Mapping[str, str] | None = None) -> Figure:
+    """One panel per data set against ``gamma / gamma_bar``: the paper's band ``[eta_*, eta^*]`` (its lower
+    end dotted where not proven), the fitted Student-t ``nu`` of SGD and hSGD, the Monte Carlo Kesten index,
+    the rigorous upper bound on SGD's index (triangles pointing down), the step sizes where every SGD step is
+    non-expansive (no power-law tail: shaded green) and where SGD's Lyapunov exponent is positive (no
+    stationary law: shaded red)."""
+    names = list(dict.fromkeys(frame["data set"]))
+    fig, axes = page_figure(1, len(names), row_height=3.0, sharey=True)
+    for ax, name in zip(axes[0], names, strict=True):
+        sub = frame[frame["data set"] == name].sort_values("gamma/gamma_bar")
+        x = sub["gamma/gamma_bar"].to_numpy(dtype=float)
+        series = {"SGD, fitted $\\nu$": ("SGD nu", "SGD nu low", "SGD nu high"),
+                  "hSGD, fitted $\\nu$": ("hSGD nu", "hSGD nu low", "hSGD nu high")}
+        plot_tail_indices(sub, "gamma/gamma_bar", series, ax=ax, band=("eta_*", "eta^*"),
+                          band_valid="eta_* proven")
+        mc = sub["MC alpha"].to_numpy(dtype=float)
+        ax.plot(x, np.where(mc > 0, mc, np.nan), "x", color="C2", ms=6, label=r"SGD $\alpha$, population MC")
+        bound = sub["alpha upper bound"].to_numpy(dtype=float)
+        ax.plot(x, np.where(np.isfinite(bound), bound, np.nan), "v", color="C3", ms=5,
+                label=r"SGD $\alpha \leq$ (rigorous)")
+        half = 0.5 * np.min(np.diff(x)) if x.size > 1 else 0.05
+        for xi, flat, lyap, se in zip(x, sub["every step non-expansive"], sub["Lyapunov exponent"],
+                                      sub["Lyapunov se"], strict=True):
+            if flat:
+                ax.axvspan(xi - half, xi + half, color="C2", alpha=0.12, lw=0)
+            elif lyap - 2 * se > 0:
+                ax.axvspan(xi - half, xi + half, color="C3", alpha=0.12, lw=0)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\gamma / \bar\gamma$")
+        ax.set_title((titles or {}).get(name, name))
+        if ax is not axes[0, 0]:
+            ax.set_ylabel("")
+    axes[0, 0].set_ylim(0.5, 2000)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3)
+    return fig
