@@ -36,11 +36,12 @@ def init_parameters(d_in: int, hidden: int, n_networks: int, gen: torch.Generato
 
     def glorot(fan_in: int, fan_out: int) -> torch.Tensor:
         bound = math.sqrt(6.0 / (fan_in + fan_out))
-        w = (2 * torch.rand(draws, fan_in, fan_out, generator=gen, dtype=torch.float64) - 1) * bound
+        u = torch.rand(draws, fan_in, fan_out, generator=gen, dtype=torch.float64, device=gen.device)
+        w = (2 * u - 1) * bound
         return w.expand(n_networks, fan_in, fan_out).to(dtype).contiguous()
 
     sizes = (("b1", hidden), ("b2", hidden), ("b3", 1))
-    zeros = {k: torch.zeros(n_networks, 1, m, dtype=dtype) for k, m in sizes}
+    zeros = {k: torch.zeros(n_networks, 1, m, dtype=dtype, device=gen.device) for k, m in sizes}
     return {"w1": glorot(d_in, hidden), "w2": glorot(hidden, hidden), "w3": glorot(hidden, 1), **zeros}
 
 
@@ -97,13 +98,14 @@ class MLPRuns:
 
 def train_networks(features: Any, targets: Any, *, n_networks: int = 1000, n_steps: int = 2000,
                    lr: float = 0.05, batch_size: int = 1, hidden: int = 64, init: str = "shared",
-                   seed: int = 0, dtype: torch.dtype = torch.float32, block_size: int = 256,
-                   workers: int | None = None, progress: bool = True) -> MLPRuns:
+                   seed: int = 0, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                   block_size: int = 256, workers: int | None = None, progress: bool = True) -> MLPRuns:
     """Train ``n_networks`` networks by SGD for ``n_steps`` steps on ``(features, targets)`` (rows drawn
     with replacement, independently per network). ``init="shared"``: every network starts from the same
     point (the spread of the iterates is then SGD's own); ``"independent"``: its own draw. Blocks of
     ``block_size`` networks run on every core with their own seeds (the result does not depend on
-    ``workers``); the shared initial point comes from ``derive_seed(seed, "mlp-init")``."""
+    ``workers``; on an accelerator, ``device``, all networks form one block); the shared initial point comes
+    from ``derive_seed(seed, "mlp-init")``."""
     a = check_sample("features", features, ndim=2, min_size=2)
     y = check_sample("targets", targets, ndim=1, min_size=2)
     if a.shape[0] != y.shape[0]:
@@ -114,13 +116,16 @@ def train_networks(features: Any, targets: Any, *, n_networks: int = 1000, n_ste
     batch_size = check_int("batch_size", batch_size, low=1)
     hidden = check_int("hidden", hidden, low=1)
     init = check_choice("init", init, INITS)
-    feats = torch.as_tensor(a, dtype=dtype)
-    targ = torch.as_tensor(y, dtype=dtype)
+    dev = torch.device(device)
+    if dev.type != "cpu":  # an accelerator takes every network at once
+        block_size, workers = n_networks, 1
+    feats = torch.as_tensor(a, dtype=dtype, device=dev)
+    targ = torch.as_tensor(y, dtype=dtype, device=dev)
     n, d = feats.shape
-    shared = init_parameters(d, hidden, 1, torch_generator(derive_seed(seed, "mlp-init")), dtype=dtype)
+    shared = init_parameters(d, hidden, 1, torch_generator(derive_seed(seed, "mlp-init"), dev), dtype=dtype)
 
     def run_block(block: int, start: int, stop: int) -> dict[str, np.ndarray]:
-        gen = torch_generator(derive_seed(seed, "mlp-block", block))
+        gen = torch_generator(derive_seed(seed, "mlp-block", block), dev)
         r = stop - start
         if init == "shared":
             p = {k: v.expand(r, *v.shape[1:]).clone() for k, v in shared.items()}
@@ -128,11 +133,11 @@ def train_networks(features: Any, targets: Any, *, n_networks: int = 1000, n_ste
             p = init_parameters(d, hidden, r, gen, dtype=dtype, shared=False)
         w2_0 = p["w2"][0].clone()
         for _ in range(n_steps):
-            idx = torch.randint(0, n, (r, batch_size), generator=gen)
+            idx = torch.randint(0, n, (r, batch_size), generator=gen, device=dev)
             sgd_step(p, feats[idx], targ[idx], lr)
         full = loss(p, feats.expand(r, n, d), targ.expand(r, n))
-        return {"w2": p["w2"].to(torch.float64).numpy(), "w2_0": w2_0.to(torch.float64).numpy(),
-                "loss": full.to(torch.float64).numpy()}
+        return {"w2": p["w2"].to(torch.float64).cpu().numpy(), "w2_0": w2_0.to(torch.float64).cpu().numpy(),
+                "loss": full.to(torch.float64).cpu().numpy()}
 
     parts = map_blocks(run_block, block_ranges(n_networks, block_size), workers=workers, progress=progress,
                        desc="networks")

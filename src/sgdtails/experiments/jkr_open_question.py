@@ -59,7 +59,7 @@ class OpenQuestionParams:
     the runs; ``gamma_fractions``: the sweep's ``gamma / gamma_bar``; ``sweep_runs`` runs of
     ``sweep_iterations`` updates (0: the paper's ``K - 1``) per sweep point; ``kesten_*``: population Monte
     Carlo sizes; ``lyapunov_*``: walkers and steps of the Lyapunov exponent; ``power_iterations`` for the
-    ``Lambda(2)`` bracket.
+    ``Lambda(2)`` bracket; ``device``: where SGD and hSGD run (``"cuda"`` on a GPU).
     """
 
     n_runs: int = 10_000
@@ -82,6 +82,7 @@ class OpenQuestionParams:
     lyapunov_steps: int = 1000
     power_iterations: int = 50
     datasets: tuple[str, ...] = JKR_DATASETS
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for name in ("n_runs", "hsgd_runs", "refine_runs", "sweep_runs"):
@@ -107,12 +108,18 @@ class OpenQuestionParams:
             raise ValueError("datasets must name at least one of 'X', 'Y', 'Z'")
         for name in self.datasets:
             check_choice("datasets", name, JKR_DATASETS)
+        check_choice("device", self.device.split(":")[0], ["cpu", "cuda"])
 
     def n_updates(self, name: str) -> int:
         """SGD updates per run at the paper's settings, and hSGD's time (one unit per update): the paper's
         ``K - 1``, or ``update_cap`` when that is smaller and positive (as in the previous chapter)."""
         k = jkr_settings(name).n_updates
         return min(k, self.update_cap) if self.update_cap else k
+
+
+def _device(params: OpenQuestionParams) -> dict[str, str]:
+    """The device as a cache-key entry (absent on the CPU, so CPU keys stay as they are)."""
+    return {} if params.device == "cpu" else {"device": params.device}
 
 
 def _rigorous(name: str, gamma: float, power_iterations: int) -> dict[str, float | bool]:
@@ -183,7 +190,7 @@ def _hsgd_point(point: dict) -> dict[str, np.ndarray]:
     res = run_hsgd_multirate(ds, point["gamma"], 1, n_runs=point["n_runs"], n_iter=point["n_iter"],
                              init_scale=point["init_scale"], substeps=point["substeps"],
                              max_step=point["max_step"], seed=point["seed"], dtype=torch.float32,
-                             block_size=32768)
+                             block_size=32768, device=point.get("device", "cpu"))
     y = res.projections[~res.diverged, 0]
     return {"z": y - y.mean() if y.size else y, "n_diverged": np.asarray(res.n_diverged)}
 
@@ -192,7 +199,8 @@ def _sgd_point(point: dict) -> dict[str, np.ndarray]:
     name = point["dataset"]
     ds = jkr_dataset(name)
     res = run_offline_sgd(ds, point["gamma"], 1, n_runs=point["n_runs"], n_updates=point["n_iter"],
-                          init_scale=point["init_scale"], seed=point["seed"], dtype=torch.float32)
+                          init_scale=point["init_scale"], seed=point["seed"], dtype=torch.float32,
+                          device=point.get("device", "cpu"))
     y = res.projections[~res.diverged, 0]
     return {"z": y - y.mean() if y.size else y, "n_diverged": np.asarray(res.n_diverged)}
 
@@ -224,8 +232,9 @@ def sgd_and_hsgd(params: OpenQuestionParams, *, seed: int, cache_dir: str | None
         st = jkr_settings(name)
         k = params.n_updates(name)
         b = jkr_bounds(jkr_dataset(name), gamma=st.gamma, batch_size=st.batch_size, delta=st.delta)
-        sgd = sgd_runs(name, params.n_runs, k, seed=seed, cache_dir=cache_dir)
-        base = {"dataset": name, "gamma": st.gamma, "n_iter": k, "init_scale": st.init_scale}
+        sgd = sgd_runs(name, params.n_runs, k, seed=seed, cache_dir=cache_dir, device=params.device)
+        base = ({"dataset": name, "gamma": st.gamma, "n_iter": k, "init_scale": st.init_scale}
+                | _device(params))
         point = base | {"n_runs": params.hsgd_runs, "substeps": params.substeps, "max_step": params.max_step,
                         "seed": derive_seed(seed, NAME, "hsgd", name)}
         hs = cached(cache_dir, "jkr-hsgd", point, lambda p=point: _hsgd_point(p))
@@ -269,7 +278,7 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
             rows.append({"data set": name, "gamma/gamma_bar": float(frac), "gamma": gamma,
                          "eta_*": b.eta_lower, "eta^*": b.eta_upper, "eta_* proven": b.lower_valid} | rig)
             common = {"dataset": name, "gamma": gamma, "n_iter": k, "init_scale": st.init_scale,
-                      "n_runs": params.sweep_runs}
+                      "n_runs": params.sweep_runs} | _device(params)
             sgd_points.append(common | {"seed": derive_seed(seed, NAME, "sweep-sgd", name, float(frac))})
             hsgd_points.append(common | {"substeps": params.sweep_substeps, "max_step": params.max_step,
                                          "seed": derive_seed(seed, NAME, "sweep-hsgd", name, float(frac))})

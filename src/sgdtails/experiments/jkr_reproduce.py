@@ -60,7 +60,9 @@ class ReproduceParams:
     ``n_runs_published`` (the paper's 1000) and ``n_runs_large`` runs per data set; ``update_cap``: at most
     this many SGD updates per run (0: the paper's ``K - 1``; the smoke profile caps them, and says so);
     ``nu_boot``: bootstrap resamples of the Student-t ``nu``; ``ks_boot`` / ``ks_boot_large``: parametric
-    bootstrap refits of each KS test; ``mlp_*``: Fig. 2's networks (its settings are this book's choice).
+    bootstrap refits of each KS test; ``mlp_*``: Fig. 2's networks (its settings are this book's choice);
+    ``device``: where the simulations run (``"cuda"`` on a GPU; the random streams, hence the numbers, differ
+    from the CPU's).
     """
 
     n_runs_published: int = 1000
@@ -74,6 +76,7 @@ class ReproduceParams:
     mlp_steps: int = 2000
     mlp_lr: float = 0.05
     datasets: tuple[str, ...] = JKR_DATASETS
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_int("n_runs_published", self.n_runs_published, low=50)
@@ -91,6 +94,7 @@ class ReproduceParams:
             raise ValueError("datasets must name at least one of 'X', 'Y', 'Z'")
         for name in self.datasets:
             check_choice("datasets", name, JKR_DATASETS)
+        check_choice("device", self.device.split(":")[0], ["cpu", "cuda"])
 
     def n_updates(self, name: str) -> int:
         """The paper's ``K - 1`` updates, or ``update_cap`` when that is smaller and positive."""
@@ -117,7 +121,7 @@ def settings_table(params: ReproduceParams) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: str | None
+def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: str | None, device: str = "cpu"
              ) -> dict[str, np.ndarray]:
     """SGD at the paper's settings on data set ``name``: ``z`` (centred ``q_1' x_K`` of the runs that did not
     diverge), ``distance`` ``|x_K - x_ref|`` and ``n_diverged``; cached under :data:`SGD_NAMESPACE`."""
@@ -125,12 +129,13 @@ def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: st
     ds = jkr_dataset(name)
     point = {"dataset": name, "n_runs": int(n_runs), "n_updates": int(n_updates), "gamma": st.gamma,
              "batch_size": st.batch_size, "delta": st.delta, "init_scale": st.init_scale, "seed": int(seed),
-             "batch_rows": "distinct", "dtype": "float32"}
+             "batch_rows": "distinct", "dtype": "float32"} | ({} if device == "cpu" else {"device": device})
 
     def compute() -> dict[str, np.ndarray]:
         res = run_offline_sgd(ds, st.gamma, st.batch_size, delta=st.delta / ds.n, n_runs=n_runs,
                               n_updates=n_updates, init_scale=st.init_scale,
-                              seed=derive_seed(seed, "jkr-sgd", name, n_runs), dtype=torch.float32)
+                              seed=derive_seed(seed, "jkr-sgd", name, n_runs), dtype=torch.float32,
+                              device=device)
         return {"z": res.centred_projection(), "distance": res.distance[~res.diverged],
                 "n_diverged": np.asarray(res.n_diverged)}
 
@@ -183,7 +188,8 @@ def figure1(params: ReproduceParams, n_runs: int, *, seed: int, cache_dir: str |
     for name in params.datasets:
         st = jkr_settings(name)
         ds = jkr_dataset(name)
-        out = sgd_runs(name, n_runs, params.n_updates(name), seed=seed, cache_dir=cache_dir)
+        out = sgd_runs(name, n_runs, params.n_updates(name), seed=seed, cache_dir=cache_dir,
+                       device=params.device)
         z = np.asarray(out["z"], dtype=np.float64)
         b = jkr_bounds(ds, gamma=st.gamma, batch_size=st.batch_size, delta=st.delta)
         t_fit, s_fit = student_t(z), alpha_stable(z)
@@ -255,12 +261,13 @@ def figure2(params: ReproduceParams, *, seed: int, cache_dir: str | None = None)
     for name in params.datasets:
         ds = jkr_dataset(name)
         point = {"dataset": name, "n_networks": params.mlp_networks, "n_steps": params.mlp_steps,
-                 "lr": params.mlp_lr, "hidden": 64, "init": "shared", "seed": int(seed)}
+                 "lr": params.mlp_lr, "hidden": 64, "init": "shared", "seed": int(seed)} | (
+                     {} if params.device == "cpu" else {"device": params.device})
 
         def compute(ds=ds, name: str = name) -> dict[str, np.ndarray]:
             runs = train_networks(ds.features, ds.targets, n_networks=params.mlp_networks,
                                   n_steps=params.mlp_steps, lr=params.mlp_lr, hidden=64, init="shared",
-                                  seed=derive_seed(seed, NAME, "mlp", name))
+                                  seed=derive_seed(seed, NAME, "mlp", name), device=params.device)
             return {"w": runs.centred_weight(0, 0), "loss": runs.final_loss}
 
         out = cached(cache_dir, "jkr-mlp", point, compute)

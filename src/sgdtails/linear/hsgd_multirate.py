@@ -103,34 +103,35 @@ def _ou_factors(theta: torch.Tensor, span: float) -> tuple[torch.Tensor, torch.T
 
 def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref: np.ndarray, noise2: float,
                   proj: np.ndarray, proj_offset: np.ndarray, *, gamma: float, batch: int, n_iter: int,
-                  init_scale: float, seed: int, dtype: torch.dtype, threshold: float):
+                  init_scale: float, seed: int, dtype: torch.dtype, threshold: float, device: torch.device):
     m = scheme.substeps
     dt = 1.0 / m
 
     def as_t(v: Any) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype)
+        return torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype, device=device)
 
     th, s_t, mu_t = as_t(scheme.theta), as_t(s), as_t(mu)
     groups = []
     for w, idx in scheme.windows.items():
-        it = torch.as_tensor(idx)
+        it = torch.as_tensor(idx, device=device)
         decay, ratio = _ou_factors(th[it], w * dt)
         groups.append((w, it, s_t[it], mu_t[it], decay, gamma * torch.sqrt(s_t[it] / batch * ratio)))
     n = s.size
     n_fine = n_iter * m
 
     def run_block(block: int, start: int, stop: int) -> dict[str, np.ndarray]:
-        gen = torch_generator(derive_seed(seed, "hsgd-multirate", block))
+        gen = torch_generator(derive_seed(seed, "hsgd-multirate", block), device)
         nb = stop - start
-        e0 = init_scale * torch.randn(nb, n, generator=gen, dtype=torch.float64) - torch.as_tensor(e_ref)
+        e0 = (init_scale * torch.randn(nb, n, generator=gen, dtype=torch.float64, device=device)
+              - torch.as_tensor(e_ref, device=device))
         e0 = e0.to(dtype)
         state = [e0[:, idx].clone() for _, idx, *_ in groups]
         part = [(x * x * sg).sum(1) for x, (_, _, sg, *_) in zip(state, groups, strict=True)]
-        two_l = sum(part, torch.full((nb,), noise2, dtype=dtype))
+        two_l = sum(part, torch.full((nb,), noise2, dtype=dtype, device=device))
         # int 2L dt since the start (float64), and its value at each group's last move
-        cumulative = torch.zeros(nb, dtype=torch.float64)
+        cumulative = torch.zeros(nb, dtype=torch.float64, device=device)
         at_move = [cumulative.clone() for _ in groups]
-        alive = torch.ones(nb, dtype=torch.bool)
+        alive = torch.ones(nb, dtype=torch.bool, device=device)
         for k in range(1, n_fine + 1):
             cumulative.add_(two_l.to(torch.float64), alpha=dt)
             for g, (w, _, sg, mg, decay, sd) in enumerate(groups):
@@ -143,21 +144,22 @@ def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref:
                 integral = (cumulative - at_move[g]).to(dtype).clamp_min(0)
                 x = state[g]
                 x.sub_(mg).mul_(decay).add_(mg)
-                noise = torch.randn(nb, x.shape[1], generator=gen, dtype=dtype)
+                noise = torch.randn(nb, x.shape[1], generator=gen, dtype=dtype, device=device)
                 x.addcmul_(noise, sd * integral.sqrt().unsqueeze(1))
                 new = (x * x * sg).sum(1)
                 two_l += new - part[g]
                 part[g] = new
                 at_move[g] = cumulative.clone()
             if k % m == 0:  # once per iteration, recompute the sum from its parts (no drift in float32)
-                two_l = sum(part, torch.full((nb,), noise2, dtype=dtype))
+                two_l = sum(part, torch.full((nb,), noise2, dtype=dtype, device=device))
             if k % (64 * m) == 0 or k == n_fine:
                 alive &= torch.isfinite(two_l) & (two_l <= threshold)
-        full = torch.empty(nb, n, dtype=torch.float64)
+        full = torch.empty(nb, n, dtype=torch.float64, device=device)
         for (_, idx, *_), x in zip(groups, state, strict=True):
             full[:, idx] = x.to(torch.float64)
-        return {"projections": (full @ torch.as_tensor(proj)).numpy() + proj_offset,
-                "distance": torch.linalg.vector_norm(full, dim=1).numpy(), "diverged": (~alive).numpy()}
+        return {"projections": (full @ torch.as_tensor(proj, device=device)).cpu().numpy() + proj_offset,
+                "distance": torch.linalg.vector_norm(full, dim=1).cpu().numpy(),
+                "diverged": (~alive).cpu().numpy()}
 
     return run_block
 
@@ -176,6 +178,7 @@ def run_hsgd_multirate(
     max_step: float = 0.05,
     seed: int = 0,
     dtype: torch.dtype | str = torch.float32,
+    device: str | torch.device = "cpu",
     block_size: int = 16384,
     workers: int | None = None,
     divergence_threshold: float = 1e16,
@@ -209,9 +212,12 @@ def run_hsgd_multirate(
         u = u[:, None]
     if u.shape[0] != dataset.d:
         raise ValueError(f"directions must have {dataset.d} rows, got shape {u.shape}")
+    dev = torch.device(device)
+    if dev.type != "cpu":  # an accelerator takes every run at once
+        block_size, workers = n_runs, 1
     run_block = _block_runner(scheme, s, mu, e_ref, float(dataset.noise2), v.T @ u, x_ref @ u, gamma=gamma,
                               batch=b, n_iter=n_iter, init_scale=init_scale, seed=int(seed),
-                              dtype=dtype, threshold=threshold)
+                              dtype=dtype, threshold=threshold, device=dev)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"hSGD on {dataset.name}")
     diverged = np.concatenate([p["diverged"] for p in parts])

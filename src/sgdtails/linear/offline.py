@@ -115,28 +115,28 @@ def _block_runner(features: torch.Tensor, targets: torch.Tensor, x_ref: torch.Te
                   init_scale: float,
                   x0: np.ndarray | None, batch_rows: str, seed: int, threshold: float, keep_final: bool):
     n_rows, d = features.shape
-    dtype = features.dtype
+    dtype, dev = features.dtype, features.device
 
     def run_block(block: int, start: int, stop: int) -> dict[str, np.ndarray]:
-        gen = torch_generator(derive_seed(seed, "offline-sgd", block))
+        gen = torch_generator(derive_seed(seed, "offline-sgd", block), dev)
         nb = stop - start
         if x0 is None:
-            x = (init_scale * torch.randn(nb, d, generator=gen, dtype=torch.float64)).to(dtype)
+            x = (init_scale * torch.randn(nb, d, generator=gen, dtype=torch.float64, device=dev)).to(dtype)
         else:
-            x = torch.as_tensor(x0[start:stop], dtype=dtype).clone()
-        alive = torch.ones(nb, dtype=torch.bool)
+            x = torch.as_tensor(x0[start:stop], dtype=dtype, device=dev).clone()
+        alive = torch.ones(nb, dtype=torch.bool, device=dev)
         checkpoint = x.clone()
-        a = torch.empty(nb, d, dtype=dtype)
-        r = torch.empty(nb, dtype=dtype)
+        a = torch.empty(nb, d, dtype=dtype, device=dev)
+        r = torch.empty(nb, dtype=dtype, device=dev)
         shrink = 1.0 - gamma * delta
         for k0 in range(0, n_updates, CHUNK_STEPS):
             steps = min(CHUNK_STEPS, n_updates - k0)
             if batch == 1:
-                idx = torch.randint(0, n_rows, (steps, nb), generator=gen)
+                idx = torch.randint(0, n_rows, (steps, nb), generator=gen, device=dev)
             elif batch_rows == "distinct":
-                idx = distinct_rows(gen, n_rows, (steps, nb), batch)
+                idx = distinct_rows(gen, n_rows, (steps, nb), batch, device=dev)
             else:
-                idx = torch.randint(0, n_rows, (steps, nb, batch), generator=gen)
+                idx = torch.randint(0, n_rows, (steps, nb, batch), generator=gen, device=dev)
             neg_gb = targets[idx].mul_(-gamma / batch)
             for j in range(steps):
                 if shrink != 1.0:
@@ -158,11 +158,11 @@ def _block_runner(features: torch.Tensor, targets: torch.Tensor, x_ref: torch.Te
             x = torch.where(alive.unsqueeze(1), x, checkpoint)
             checkpoint = x.clone()
         x64 = x.to(torch.float64)
-        out = {"projections": (x64 @ directions).numpy(),
-               "distance": torch.linalg.vector_norm(x64 - x_ref.to(torch.float64), dim=1).numpy(),
-               "diverged": (~alive).numpy()}
+        out = {"projections": (x64 @ directions).cpu().numpy(),
+               "distance": torch.linalg.vector_norm(x64 - x_ref.to(torch.float64), dim=1).cpu().numpy(),
+               "diverged": (~alive).cpu().numpy()}
         if keep_final:
-            out["final"] = x64.numpy()
+            out["final"] = x64.cpu().numpy()
         return out
 
     return run_block
@@ -182,6 +182,7 @@ def run_offline_sgd(
     batch_rows: str = "distinct",
     seed: int = 0,
     dtype: torch.dtype | str = torch.float32,
+    device: str | torch.device = "cpu",
     block_size: int = 2048,
     workers: int | None = None,
     keep_final: bool = False,
@@ -193,7 +194,8 @@ def run_offline_sgd(
 
     ``delta`` is the ridge in Hessian units (``delta' = delta_paper / n``). ``x0``: ``None`` (runs start at
     ``init_scale N(0, I)``), a point (d,) or points (n_runs, d). ``directions``: (d,) or (d, p), default
-    :func:`top_direction`. ``batch_rows``: ``"distinct"`` (published runs) or ``"replacement"``.
+    :func:`top_direction`. ``batch_rows``: ``"distinct"`` (published runs) or ``"replacement"``. On an
+    accelerator (``device``) all runs form one block (the numbers then differ from the CPU's blocks).
     """
     if not isinstance(dataset, FiniteDataset):
         raise ValueError(f"dataset must be a FiniteDataset, got {type(dataset).__name__}")
@@ -219,12 +221,16 @@ def run_offline_sgd(
         u = u[:, None]
     if u.ndim != 2 or u.shape[0] != d or not np.all(np.isfinite(u)):
         raise ValueError(f"directions must be finite with shape ({d},) or ({d}, p), got {u.shape}")
-    features = torch.as_tensor(dataset.features, dtype=dtype).contiguous()
-    targets = torch.as_tensor(dataset.targets, dtype=dtype)
-    x_ref = torch.as_tensor(dataset.x_ref, dtype=dtype)
-    run_block = _block_runner(features, targets, x_ref, torch.as_tensor(u), gamma=gamma, batch=b, delta=delta,
-                              n_updates=n_updates, init_scale=init_scale, x0=x0, batch_rows=batch_rows,
-                              seed=int(seed), threshold=threshold, keep_final=keep_final)
+    dev = torch.device(device)
+    if dev.type != "cpu":  # an accelerator takes every run at once
+        block_size, workers = n_runs, 1
+    features = torch.as_tensor(dataset.features, dtype=dtype, device=dev).contiguous()
+    targets = torch.as_tensor(dataset.targets, dtype=dtype, device=dev)
+    x_ref = torch.as_tensor(dataset.x_ref, dtype=dtype, device=dev)
+    run_block = _block_runner(features, targets, x_ref, torch.as_tensor(u, device=dev), gamma=gamma, batch=b,
+                              delta=delta, n_updates=n_updates, init_scale=init_scale, x0=x0,
+                              batch_rows=batch_rows, seed=int(seed), threshold=threshold,
+                              keep_final=keep_final)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"SGD on {dataset.name}")
     diverged = np.concatenate([p["diverged"] for p in parts])
