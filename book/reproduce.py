@@ -37,13 +37,21 @@ from pathlib import Path
 import pandas as pd
 from myst_nb import glue
 
-from sgdtails.runner.environment import describe
+from sgdtails.runner.environment import describe, package_versions
+from sgdtails.runner.lockfile import lock_summary
 from sgdtails.runner.pipeline import load_summaries
 
 env = describe()
 reports_dir = Path(cache_dir).parent / "reports"
 glue("root_seed", seed, display=False)
 glue("build_profile", profile, display=False)
+try:
+    lock = lock_summary()
+except FileNotFoundError:  # installed without its repository (Colab): no lock file to show
+    lock = None
+glue("lock_sha256", lock.sha256 if lock else "not available (installed without the repository)", display=False)
+glue("lock_target", lock.target if lock else "-", display=False)
+glue("lock_n_packages", lock.n_packages if lock else 0, display=False)
 
 # %% [markdown]
 # ## Two commands
@@ -81,6 +89,37 @@ costs = pd.DataFrame(rows, columns=["profile", "chapter", "status", "seconds", "
 costs
 
 # %% [markdown]
+# ## The locked environment
+#
+# Every package this build installed is pinned, with its SHA-256 hashes, in `requirements.lock`:
+# {glue:text}`lock_n_packages` packages, resolved for {glue:text}`lock_target`, torch as its CPU build.
+# This book was built from the lock whose SHA-256 is {glue:text}`lock_sha256`. The table gives the locked
+# version of the packages whose defaults decide the numbers, next to the version the build ran.
+
+# %% tags=["remove-input"]
+if lock is None:
+    locked = pd.DataFrame(columns=["package", "locked", "installed"])
+else:
+    installed = package_versions(tuple(lock.versions))
+    locked = pd.DataFrame([(name, version, installed[name]) for name, version in lock.versions.items()],
+                          columns=["package", "locked", "installed"])
+locked
+
+# %% [markdown]
+# To rebuild with exactly the published environment:
+#
+# ```bash
+# git clone <this repository> sgdtails && cd sgdtails
+# git checkout <the commit this book was built from>
+# sha256sum requirements.lock   # prints the SHA-256 above
+# make book                     # installs requirements.lock with pip --require-hashes, then sgdtails with --no-deps
+# ```
+#
+# pip refuses any file whose hash is not in the lock, so the install either matches the published one or
+# stops. The lock is for CPython 3.11 on Linux x86_64; elsewhere `make install` stops rather than install
+# other versions, and `conda env create -f environment.yml` gives the same versions without the hash check
+# (torch from the default index: release 2.13.0, not necessarily the CPU build).
+#
 # ## Re-executing one chapter with other parameters
 #
 # ```bash
@@ -95,9 +134,11 @@ costs
 #
 # ## On a GPU
 #
-# The simulators are written in PyTorch and take `device` and `dtype` arguments (`device="cuda"`). Install the
-# CUDA build of `torch==2.13.0` in `.venv` instead of the CPU wheel, and pass `device="cuda"` to the
-# simulators; the estimates do not depend on the device beyond floating-point rounding.
+# The simulators are written in PyTorch and take `device` and `dtype` arguments (`device="cuda"`); the
+# experiments of the paper-1 chapters take a `device` parameter. Install the CUDA build of `torch` in
+# `.venv` instead of the CPU wheel and pass `device="cuda"`. On an accelerator all runs of a simulation form
+# one block, so the random streams differ from the CPU's blocks: the estimates agree within their
+# intervals, not to the last digit.
 #
 # ## What this build ran on
 

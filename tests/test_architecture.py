@@ -4,12 +4,13 @@ function (the way an import cycle hides), and no chapter defines a function or c
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import jupytext
-import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "sgdtails"
@@ -43,7 +44,6 @@ def test_nested_import_detector_sees_one():
     assert _nested_imports(ast.parse("def f():\n    import os\n")) == [2]
 
 
-@pytest.mark.xfail(reason="chapters are moving into sgdtails.experiments (issue 12)", strict=True)
 def test_chapters_define_no_functions_or_classes():
     offenders = []
     for path in sorted((ROOT / "book").glob("*.py")):
@@ -56,3 +56,25 @@ def test_chapters_define_no_functions_or_classes():
                    for n in ast.walk(tree)):
                 offenders.append(f"{path.name} cell {i}")
     assert not offenders, "chapters define functions, classes or lambdas: " + ", ".join(offenders)
+
+
+def test_the_layer_map_of_the_book_names_every_layer():
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    page = (ROOT / "book" / "building.md").read_text(encoding="utf-8")
+    for layer in contract["layers"]:
+        for module in layer.split("|"):
+            assert f"`{module.strip()}`" in page, f"book/building.md does not name {module.strip()}"
+
+
+SMALL_FONT = re.compile(r"(fontsize|labelsize|size)\s*[=:]\s*[\"']?([0-8](\.\d+)?)\b")
+
+
+def test_no_font_below_the_theme_minimum():
+    """Chapters and plotting helpers never ask for a font below 9 pt (the theme's minimum)."""
+    offenders = []
+    for path in sorted([*(ROOT / "book").glob("*.py"), *(PACKAGE / "plotting").glob("*.py")]):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "font" in line or "labelsize" in line:
+                for m in SMALL_FONT.finditer(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{i}: {m.group(0)}")
+    assert not offenders, "fonts below 9 pt: " + ", ".join(offenders)

@@ -11,7 +11,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 from bs4 import BeautifulSoup
+from PIL import Image
 
+from sgdtails.plotting import PAGE_WIDTH
 from sgdtails.runner.profiles import load_config, toc_files
 from tests.conftest import copy_book
 
@@ -106,3 +108,16 @@ def test_same_seed_same_bytes(smoke_root, tmp_path):
         assert first.keys() == second.keys(), kind
         differing = [str(k) for k in first if first[k].read_bytes() != second[k].read_bytes()]
         assert not differing, f"{kind} differ between identical runs: {differing}"
+
+
+def test_figures_fit_the_page_width(smoke_root):
+    """Every saved figure is at most plotting.PAGE_WIDTH inches wide (at the theme's fonts of 9 pt or more,
+    labels stay legible at the page's width); bbox_inches='tight' may add a little for outside legends."""
+    too_wide = []
+    for path in sorted((smoke_root / "_build" / "figures").rglob("*.png")):
+        with Image.open(path) as img:
+            dpi = img.info.get("dpi", (150, 150))[0]
+            width_in = img.size[0] / float(dpi)
+        if width_in > PAGE_WIDTH + 0.4:
+            too_wide.append(f"{path.relative_to(smoke_root)}: {width_in:.1f} in")
+    assert not too_wide, "figures wider than the page: " + ", ".join(too_wide)
