@@ -92,8 +92,11 @@ def run_hsgd(
     loop = ChainLoop(x, xs, n_iter, burn_in, average, snapshot_steps, thr)
     xt = x if v_t is None else x @ v_t  # state in the eigenbasis
     d = problem.d
+    # one buffer refilled every iteration: the same normals as torch.randn, without allocating (and
+    # page-faulting) m * coarsen * n_chains * d fresh floats per iteration
+    noise = torch.empty(m * c, n_chains, d, dtype=dtype, device=dev)
     for k in range(1, n_iter + 1):
-        xi = torch.randn(m * c, n_chains, d, generator=gen, dtype=dtype, device=dev)
+        xi = noise.normal_(generator=gen)
         if c > 1:
             xi = xi.reshape(m, c, n_chains, d).sum(1) / math.sqrt(c)
         for j in range(m):
