@@ -50,6 +50,7 @@ kesten_steps = 100
 lyapunov_walkers = 256
 lyapunov_steps = 1000
 power_iterations = 50
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -66,7 +67,8 @@ params = oq.OpenQuestionParams(
     refine_substeps=refine_substeps, update_cap=update_cap, nu_boot=nu_boot,
     gamma_fractions=tuple(gamma_fractions), sweep_runs=sweep_runs, sweep_iterations=sweep_iterations,
     sweep_substeps=sweep_substeps, kesten_walkers=kesten_walkers, kesten_steps=kesten_steps,
-    lyapunov_walkers=lyapunov_walkers, lyapunov_steps=lyapunov_steps, power_iterations=power_iterations)
+    lyapunov_walkers=lyapunov_walkers, lyapunov_steps=lyapunov_steps, power_iterations=power_iterations,
+    device=device)
 TITLES = {"X": "X: synthetic", "Y": "Y: digits pixels", "Z": "Z: random features"}
 
 # %% [markdown]

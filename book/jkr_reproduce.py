@@ -50,6 +50,7 @@ ks_boot_large = 9
 mlp_networks = 128
 mlp_steps = 1000
 mlp_lr = 0.05
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -63,7 +64,7 @@ NAME = "jkr_reproduce"
 set_theme()
 params = jr.ReproduceParams(n_runs_published=n_runs_published, n_runs_large=n_runs_large, update_cap=update_cap,
                             nu_boot=nu_boot, ks_boot=ks_boot, ks_boot_large=ks_boot_large,
-                            mlp_networks=mlp_networks, mlp_steps=mlp_steps, mlp_lr=mlp_lr)
+                            mlp_networks=mlp_networks, mlp_steps=mlp_steps, mlp_lr=mlp_lr, device=device)
 TITLES = {"X": "X: synthetic", "Y": "Y: digits pixels", "Z": "Z: random features"}
 
 # %% [markdown]

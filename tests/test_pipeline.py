@@ -9,7 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from sgdtails.runner.pipeline import NotebookFailed, format_summary, run
+from sgdtails.runner.pipeline import NotebookFailed, chapter_parameters, format_summary, load_timings, run
+from sgdtails.runner.profiles import load_config
 from tests.conftest import write_chapter
 
 
@@ -116,3 +117,12 @@ def test_terminated_run_resumes_from_finished_points(mini_book):
     resumed = run("smoke", ["alpha"], root=mini_book, progress=False)
     # every point finished before the kill is reused; only the rest is computed
     assert (resumed[0].cache_hits, resumed[0].cache_misses) == (finished, 12 - finished)
+
+
+def test_timings_are_recorded_and_device_goes_only_where_taken(mini_book):
+    run("smoke", root=mini_book, progress=True)
+    timings = load_timings(mini_book / "_build" / "reports", "smoke")
+    assert set(timings) == {"alpha", "beta"} and all(v > 0 for v in timings.values())
+    config = load_config(mini_book)
+    assert "device" not in chapter_parameters(config, "alpha", "smoke", "cuda")
+    assert load_timings(mini_book / "_build" / "reports", "paper") == {}

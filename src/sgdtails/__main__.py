@@ -1,4 +1,4 @@
-"""Command line: ``python -m sgdtails run --profile {smoke,default,paper} [--only NAME ...]``."""
+"""Command line: ``python -m sgdtails run --profile {smoke,default,paper} [--only NAME ...] [--device D]``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these chapters")
     run.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--device", default=None,
+                     help="run the chapters that take a device there (e.g. cuda); default: their own (cpu)")
     run.add_argument("--force", action="store_true",
                      help="execute chapters even when their source, parameters and library are unchanged")
     lst = sub.add_parser("list", help="list the chapters and profiles")
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         try:
             runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress,
-                       force=args.force)
+                       force=args.force, device=args.device)
         except NotebookFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ import jupytext
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
+from tqdm.std import tqdm
 
 from sgdtails import __version__
 from sgdtails._core.cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
@@ -116,24 +118,35 @@ def show_parameters_once(nb: Any) -> None:
             tags.append("remove-cell")
 
 
-def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool = True,
-                 force: bool = False) -> NotebookRun:
-    """Execute one chapter under ``profile``; raise :class:`NotebookFailed` naming the failing cell.
-
-    A chapter whose source, parameters and library are unchanged since its last successful execution
-    is not executed again (status ``"up-to-date"``) unless ``force``.
-    """
+def chapter_parameters(config: BookConfig, name: str, profile: str, device: str | None = None
+                       ) -> dict[str, Any]:
+    """The parameters injected into chapter ``name``: its profile's values, the root seed, the build folders
+    (relative to the chapter), and ``device`` for the chapters whose parameters cell has one."""
     nb = config.notebook(name)
     dirs = build_dirs(config.root)
-    for d in dirs.values():
-        d.mkdir(parents=True, exist_ok=True)
-    parameters = config.parameters_for(name, profile) | {
+    extra = {"device": device} if device is not None and "device" in nb.defaults else {}
+    return config.parameters_for(name, profile) | extra | {
         "profile": profile,
         "seed": config.seed,
         # relative to the notebook's directory, where it runs: no machine paths in the published pages
         "cache_dir": os.path.relpath(dirs["cache"], nb.source.parent),
         "figures_dir": os.path.relpath(dirs["figures"], nb.source.parent),
     }
+
+
+def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool = True,
+                 force: bool = False, device: str | None = None) -> NotebookRun:
+    """Execute one chapter under ``profile``; raise :class:`NotebookFailed` naming the failing cell.
+
+    A chapter whose source, parameters and library are unchanged since its last successful execution
+    is not executed again (status ``"up-to-date"``) unless ``force``. ``device`` (e.g. ``"cuda"``) is
+    passed to the chapters that take one. ``progress``: papermill's bar of the chapter's cells.
+    """
+    nb = config.notebook(name)
+    dirs = build_dirs(config.root)
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    parameters = chapter_parameters(config, name, profile, device)
     fingerprint = notebook_fingerprint(nb.source, parameters)
     output = nb.output_path()
     fig_dir = dirs["figures"] / name
@@ -183,6 +196,74 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     return run
 
 
+def load_timings(reports_dir: str | Path, profile: str) -> dict[str, float]:
+    """Seconds each chapter took at its last successful execution under ``profile`` (``{}`` if none)."""
+    path = Path(reports_dir) / f"timings-{profile}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+
+def _record_timing(reports_dir: Path, profile: str, run: NotebookRun) -> None:
+    if run.status != "ok":
+        return
+    timings = load_timings(reports_dir, profile) | {run.name: round(run.seconds, 2)}
+    path = reports_dir / f"timings-{profile}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(timings, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _RunBar:
+    """One progress bar for a whole profile run, in expected seconds: each chapter's time at its last run
+    (the median of the known ones for a chapter never run); it advances with the clock inside a chapter
+    (never past the chapter's expectation) and takes the true time when the chapter ends."""
+
+    def __init__(self, names: Sequence[str], expected: dict[str, float], profile: str, enabled: bool) -> None:
+        known = sorted(expected[n] for n in names if n in expected)
+        fallback = known[len(known) // 2] if known else 30.0
+        self.expected = {n: expected.get(n, fallback) for n in names}
+        self.guessed = {n for n in names if n not in expected}
+        self.remaining = dict(self.expected)
+        self.done = 0.0
+        self.current = ""
+        self.started = time.perf_counter()
+        self.bar = tqdm(total=round(sum(self.expected.values()), 1), disable=not enabled,
+                        desc=f"book ({profile})", bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                        "{n:.0f}/{total:.0f} s expected [{elapsed}<{remaining}]{postfix}")
+        self.stop = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        if enabled:
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(0.5):
+            name = self.current
+            if name:
+                inside = min(time.perf_counter() - self.started, 0.99 * self.expected[name])
+                self.bar.n = round(self.done + inside, 1)
+                self.bar.refresh()
+
+    def start(self, name: str) -> None:
+        self.current, self.started = name, time.perf_counter()
+        guess = " (a guess: never run)" if name in self.guessed else ""
+        self.bar.set_postfix_str(f"{name}, expected {self.expected[name]:.0f} s{guess}")
+
+    def finish(self, name: str, seconds: float) -> None:
+        self.current = ""
+        self.remaining.pop(name, None)
+        self.done += seconds
+        self.bar.total = round(self.done + sum(self.remaining.values()), 1)
+        self.bar.n = round(self.done, 1)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.bar.close()
+
+
 def run(
     profile: str,
     only: Sequence[str] | None = None,
@@ -190,10 +271,14 @@ def run(
     root: str | Path = ".",
     progress: bool = True,
     force: bool = False,
+    device: str | None = None,
 ) -> list[NotebookRun]:
-    """Run the chapters (all of ``_toc.yml``, or ``only``) under ``profile``; write a run summary.
+    """Run the chapters (all of ``_toc.yml``, or ``only``) under ``profile``; write a run summary and each
+    chapter's time (``_build/reports/timings-<profile>.json``, the next run's expectations).
 
     Chapters already executed with the same source, parameters and library are skipped unless ``force``.
+    ``progress`` shows one bar for the whole run, in expected seconds. ``device`` goes to the chapters
+    that take one.
     """
     check_profile(profile)
     config = load_config(root)
@@ -201,21 +286,31 @@ def run(
     for name in names:
         config.notebook(name)  # refuse unknown names before anything runs
     runs: list[NotebookRun] = []
-    summary_path = build_dirs(config.root)["reports"] / f"summary-{profile}.json"
+    reports = build_dirs(config.root)["reports"]
+    summary_path = reports / f"summary-{profile}.json"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    with _sigterm_as_interrupt():
-        for i, name in enumerate(names, 1):
-            print(f"[{i}/{len(names)}] {name} ({profile})", file=sys.stderr, flush=True)
-            try:
-                runs.append(run_notebook(config, name, profile, progress=progress, force=force))
-            except NotebookFailed:
-                runs.append(NotebookRun(name=name, status="failed"))
-                raise
-            except KeyboardInterrupt:
-                runs.append(NotebookRun(name=name, status="interrupted"))
-                raise
-            finally:
-                _write_summary(summary_path, profile, config.seed, runs)
+    bar = _RunBar(names, load_timings(reports, profile), profile, progress)
+    try:
+        with _sigterm_as_interrupt():
+            for i, name in enumerate(names, 1):
+                if not progress:
+                    print(f"[{i}/{len(names)}] {name} ({profile})", file=sys.stderr, flush=True)
+                bar.start(name)
+                try:
+                    runs.append(run_notebook(config, name, profile, progress=False, force=force,
+                                             device=device))
+                    bar.finish(name, runs[-1].seconds)
+                    _record_timing(reports, profile, runs[-1])
+                except NotebookFailed:
+                    runs.append(NotebookRun(name=name, status="failed"))
+                    raise
+                except KeyboardInterrupt:
+                    runs.append(NotebookRun(name=name, status="interrupted"))
+                    raise
+                finally:
+                    _write_summary(summary_path, profile, config.seed, runs)
+    finally:
+        bar.close()
     return runs
 
 
