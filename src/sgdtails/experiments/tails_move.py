@@ -11,7 +11,6 @@ Student-t ``nu``), with ``lower_valid = gamma < gamma_bar = 2B(1 + delta)/d`` (T
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -129,15 +128,12 @@ class TailsResult:
         return self.frame[rows], [x for x, r in zip(self.samples, rows, strict=True) if r]
 
 
-#: the keys of a point's seed (``derive_seed(seed, NAME, point)``)
-POINT_KEYS = ("d", "gamma", "B", "delta")
-
-
-def _point(params: TailsParams, seed: int, q: Mapping[str, Any]) -> dict[str, Any]:
-    p = {k: q[k] for k in POINT_KEYS}
+def _point(q: Mapping[str, Any]) -> dict[str, Any]:
+    """One curve: ``q`` holds ``d``, ``gamma``, ``B``, ``delta``, ``n_chains``, ``n_iter`` and the root
+    ``seed``; the run's seed is ``derive_seed(seed, NAME, q)`` (the whole point, as before)."""
     with single_thread():
-        res = run_sgd(data.isotropic(p["d"]), p["gamma"], p["B"], delta=p["delta"], n_chains=params.n_chains,
-                      n_iter=params.n_iter, seed=derive_seed(seed, NAME, p))
+        res = run_sgd(data.isotropic(q["d"]), q["gamma"], q["B"], delta=q["delta"], n_chains=q["n_chains"],
+                      n_iter=q["n_iter"], seed=derive_seed(q["seed"], NAME, dict(q)))
     return {"x": res.centered()[:, 0], "n_diverged": res.n_diverged}
 
 
@@ -149,7 +145,7 @@ def figure_tails(params: TailsParams | None = None, *, seed: int, cache_dir: Any
     params = params or TailsParams()
     labelled = [(panel, p) for panel, pts in panel_points(params).items() for p in pts]
     points = [p | {"n_chains": params.n_chains, "n_iter": params.n_iter, "seed": seed} for _, p in labelled]
-    outs = cached_points(cache_dir, NAME, points, functools.partial(_point, params, seed), workers=workers)
+    outs = cached_points(cache_dir, NAME, points, _point, workers=workers)
     rows, samples = [], []
     for (panel, p), out in zip(labelled, outs, strict=True):
         kes = theory.sgd_tail_index(data.isotropic(p["d"]), p["gamma"], p["B"], p["delta"],
