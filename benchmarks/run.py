@@ -1,7 +1,10 @@
 """Speed of the simulators against the physical limit (random-normal generation) and against the peer code.
 
-Usage: ``python benchmarks/run.py [--quick] [--device cpu|cuda] [--threads 1] [--no-peer] [--no-memory]``
-(``make bench``). Prints a table and writes it as CSV under ``benchmarks/results/`` (git-ignored).
+Usage: ``python benchmarks/run.py [--quick] [--device cpu|cuda] [--threads 1] [--no-peer] [--no-jkr-peer]
+[--no-memory]`` (``make bench``). Prints a table and writes it as CSV under ``benchmarks/results/``
+(git-ignored). On the CPU it ends with the two peer comparisons, ``benchmarks/peer.py`` (Gurbuzbalaban et
+al.) and ``benchmarks/jkr_peer.py`` (Jiao & Keller-Ressel: Fig. 1 runs, their law, and the offline kernel
+against the machine's memory bandwidth and arithmetic rate).
 
 For each configuration (linear SGD d=100, B=1/10/100; hSGD d=100; ReLU-gate SGD and variant d=100,
 b=1/10; direct and reduced samplers; float32 and float64):
@@ -266,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="about a minute and a half instead of about four")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    ap.add_argument("--no-peer", action="store_true", help="skip the peer comparison")
+    ap.add_argument("--no-peer", action="store_true", help="skip the peer comparisons")
+    ap.add_argument("--no-jkr-peer", action="store_true",
+                    help="skip the paper-1 peer (benchmarks/jkr_peer.py: Fig. 1 runs, law, roofline)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     ap.add_argument("--out", default=str(HERE / "results"), help="directory for the CSV files")
     ap.add_argument("--probe", default=None, help=argparse.SUPPRESS)
@@ -380,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
             w.writeheader()
             w.writerows(peer_rows)
         print(f"wrote {ppath}")
+    if not args.no_peer and not args.no_jkr_peer and args.device == "cpu":
+        import jkr_peer
+
+        print()
+        jkr_peer.main((["--quick"] if quick else []) + ["--out", str(out_dir)])
     print(f"total {time.perf_counter() - t_start:.0f} s")
     return 0
 
