@@ -183,7 +183,7 @@ def run_offline_sgd(
     seed: int = 0,
     dtype: torch.dtype | str = torch.float32,
     device: str | torch.device = "cpu",
-    block_size: int = 2048,
+    block_size: int | None = None,
     workers: int | None = None,
     keep_final: bool = False,
     divergence_threshold: float = 1e8,
@@ -205,7 +205,10 @@ def run_offline_sgd(
     init_scale = check_positive("init_scale", init_scale, allow_zero=True)
     batch_rows = check_choice("batch_rows", batch_rows, BATCH_ROWS)
     dtype = check_float_dtype("dtype", dtype)
-    block_size = check_int("block_size", block_size, low=1)
+    # blocks small enough to spread over up to 8 cores, large enough to amortise torch's per-call cost; a
+    # function of n_runs alone, so that the numbers do not depend on the machine
+    block_size = (min(2048, max(256, -(-n_runs // 8))) if block_size is None
+                  else check_int("block_size", block_size, low=1))
     threshold = check_positive("divergence_threshold", divergence_threshold)
     if b > dataset.n:
         raise ValueError(f"batch_size must be at most the number of rows n={dataset.n}, got {b}")
