@@ -124,7 +124,7 @@ def settings_table(params: ReproduceParams) -> pd.DataFrame:
 def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: str | None, device: str = "cpu"
              ) -> dict[str, np.ndarray]:
     """SGD at the paper's settings on data set ``name``: ``z`` (centred ``q_1' x_K`` of the runs that did not
-    diverge), ``distance`` ``|x_K - x_ref|`` and ``n_diverged``; cached under :data:`SGD_NAMESPACE`."""
+    diverge), ``distance`` ``|x_K - x_ref|`` and ``n_diverged``; cached under ``SGD_NAMESPACE``."""
     st = jkr_settings(name)
     ds = jkr_dataset(name)
     point = {"dataset": name, "n_runs": int(n_runs), "n_updates": int(n_updates), "gamma": st.gamma,

@@ -16,7 +16,7 @@ coordinate (``20 d`` normals per iteration). The scheme here is this project's:
 - time advances on a fine grid of ``dt = 1/substeps`` iterations; ``2L`` is evaluated on it and its time
   integral accumulated;
 - coordinate ``i`` moves once per window of ``w_i`` fine steps, ``w_i`` the largest power of two with
-  ``theta_i w_i dt <= max_step`` (at least 1, at most :data:`MAX_WINDOW` iterations), by the exact OU
+  ``theta_i w_i dt <= max_step`` (at least 1, at most ``MAX_WINDOW`` iterations), by the exact OU
   transition given the integral of ``2L`` over its window:
   ``e_i <- mu_i + exp(-theta_i w dt) (e_i - mu_i) + gamma sqrt(s_i / B * r * int 2L dt) xi``,
   ``r = (1 - exp(-2 theta_i w dt)) / (2 theta_i w dt)``; its contribution to ``2L`` is held fixed within
