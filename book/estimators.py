@@ -18,7 +18,7 @@
 # measuring instruments: on samples whose index is known, how biased and how variable are the
 # estimators the rest of the book uses?
 #
-# The four estimators (all in `sgdtails.tailindex`):
+# The four estimators (all in `sgdtails.estimators.tailindex`):
 #
 # - **Hill** {cite}`hill1975`: $\hat\xi_H(k) = \frac1k\sum_{i<k}\log X_{(i)} - \log X_{(k)}$ on
 #   $|X|$ sorted decreasingly; $k$ chosen by the double bootstrap of {cite}`danielsson2001` as

@@ -64,6 +64,8 @@ glue("fig-relu-conjecture", fig, display=False)
 plt.close(fig)
 
 glue("cj_n_points", cj.summary.n_points, display=False)
+glue("cj_n_runs", n_chains, display=False)
+glue("cj_hill_pct", 100 * params.hill_fraction, display=False)
 glue("cj_n_diverged", cj.summary.n_diverged, display=False)
 for data, s in cj.summary.by_data.items():
     glue(f"cj_{data}_n", s.n, display=False)
@@ -99,5 +101,6 @@ for data, s in cj.summary.by_data.items():
 #   the variant heavier at {glue:text}`cj_binary_var_heavier:d`.
 #
 # A ratio above one means SGD's iterates have lighter tails than the variant's. Overlapping intervals
-# are weak evidence of equality: the Hill intervals here are wide (a few hundred to a thousand runs,
-# top 5%), and the comparison is only as sharp as they are.
+# are weak evidence of equality: with {glue:text}`cj_n_runs:d` runs per point Hill uses the top
+# {glue:text}`cj_hill_pct:.0f`% of them, its bootstrap intervals measure variance only (not the bias
+# seen in the previous chapters), and the comparison is only as sharp as they are.

@@ -56,7 +56,7 @@
 # theory, as used for linear regression by {cite}`gurbuzbalaban2021`, the iterates have a stationary
 # law whose tail index $\alpha$ solves $\Lambda(\alpha) = 0$,
 # $\Lambda(\alpha) = \lim_k \frac1k \log \mathbb E\,|M_k\cdots M_1 u|^\alpha$. We compute that root by
-# population Monte Carlo (`sgdtails.relu.variant_tail_index`): it is the variant's **exact index**, the
+# population Monte Carlo (`sgdtails.relu.exact.variant_tail_index`): it is the variant's **exact index**, the
 # theory line of the next chapters. Its law depends on the data only through the gates, so the
 # noiseless realizable and the (unflipped) binary setups share the same $M_t$ and the same root.
 # SGD is not affine (its gate moves with $w$), and has no such formula.
@@ -190,7 +190,9 @@ for key, value in traj.summary.median_distance.items():
 # ## The protocol's output at this point
 #
 # For each setting the protocol returns one row per estimate: iterate (last or average), estimator,
-# $\hat\alpha$, its 95% bootstrap interval, and the numbers of runs used and excluded. Hill uses the top
+# $\hat\alpha$, its 95% bootstrap interval, and the numbers of runs used and excluded; the table shows
+# the last iterates (the running averages are estimated too, without intervals: no figure of Part II
+# uses them). Hill uses the top
 # 5% of the sample ($k = 0.05\,n$): on these iterates the double bootstrap sometimes chose $k$ near half
 # the sample, where the Kesten tail is not yet a power law, and reported intervals far too narrow.
 

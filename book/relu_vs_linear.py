@@ -20,7 +20,10 @@
 # $\sigma$ as the noisy ReLU data, $|x_{\rm true}| = 1$, no ridge), started like the ReLU runs at
 # $x_0 \sim N(0, I/d)$ and centred at the minimiser $x^*$. Its exact index comes from the one-step
 # formula of the theory module ($\Lambda(\alpha) = \log \mathbb E|M e_1|^\alpha$ with
-# $M = I - \frac{\eta}{b}\sum_i a_i a_i^\top$).
+# $M = I - \frac{\eta}{b}\sum_i a_i a_i^\top$). Its update is the variant's with every gate open,
+# $x \leftarrow x + \frac{\eta}{b}\sum_i (y_i - x\cdot a_i)\,a_i$, so the runs are simulated with the same
+# exact radial reduction as the ReLU gate (chapter "A ReLU gate"; a test checks it against the direct
+# least-squares simulator of Part I in law).
 
 # %% tags=["remove-cell"]
 # On Colab or Binder without the package, install it first; anywhere else this cell does nothing.

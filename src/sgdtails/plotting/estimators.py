@@ -30,7 +30,7 @@ __all__ = [
     "set_n_axis",
 ]
 
-#: the estimators, in the order of :data:`sgdtails.estimators.tailindex.METHODS`
+#: the estimators, in the order of ``sgdtails.estimators.tailindex.METHODS``
 METHODS = ("hill", "moments", "pickands", "mmo")
 #: display names of the laws
 LAW_LABELS = {"pareto": "Pareto", "student_t": "Student-t", "stable": r"symmetric $\alpha$-stable"}

@@ -1,7 +1,7 @@
 """Pictures of Part II (the ReLU gate): trajectories, the three sweeps, the noiseless runs against K, the
 linear-regression contrast and SGD against the variant. Each ``plot_*`` helper takes ``ax=`` and returns it;
 each ``*_figure`` builds one page-wide figure of the chapters from the tidy frames of
-:mod:`sgdtails.experiments` and returns it."""
+``sgdtails.experiments`` and returns it."""
 
 from __future__ import annotations
 

@@ -22,12 +22,16 @@ so ``r'^2 = (r + S_2)^2 + Q\,(n_1^2 + C)`` with ``n_1 ~ N(0, 1)`` and ``C ~ chi^
 ``(a, r)`` is a Markov chain that needs ``2b`` normals (plus ``b`` for label noise or flips) and
 ``1 + chi^2_{d-3}`` per step, never a ``d``-vector.
 
-The running sum ``S = \sum_{t > K/2} z_t`` needs two more scalars: ``sigma = |S_\perp|`` and
-``q = S_\perp.e``. Writing ``S_\perp = q e + s_\perp f`` (``f`` a unit vector orthogonal to ``u_1`` and
-``e``, ``s_\perp^2 = sigma^2 - q^2``), the component of ``H`` along ``f`` is ``sqrt(Q) n_1`` (the
-``n_1`` above), so ``S_\perp.z_\perp' = q (r + S_2) + s_\perp \sqrt{Q} n_1``,
-``sigma'^2 = sigma^2 + 2 S_\perp.z_\perp' + r'^2`` and ``q' = (S_\perp.z_\perp' + r'^2)/r'``; the
-``u_1`` part of ``S`` is the sum of the ``a_t``.
+The running sum ``S = \sum_{t > K/2} z_t`` needs two more scalars, the coordinates of its
+perpendicular part in the frame of ``e``: ``S_\perp = q e + s_\perp f`` (``f`` a unit vector orthogonal
+to ``u_1`` and ``e``, ``s_\perp >= 0``). The component of ``H`` along ``f`` is ``sqrt(Q) n_1`` (the
+``n_1`` above), so with ``e' = z_\perp'/r'`` and ``g = S_\perp.e' = (q (r + S_2) + s_\perp \sqrt{Q} n_1)/r'``
+the new coordinates are ``q' = g + r'`` and ``s_\perp' = sqrt(q^2 + s_\perp^2 - g^2)``; the ``u_1`` part
+of ``S`` is the sum of the ``a_t``.
+
+Least squares (``setup="linear"``, the linear-regression contrast of Part II): y = w*.x + sigma xi and
+every gate open, the update w <- w + (eta/b) sum_i (y_i - w.x_i) x_i of online SGD on least squares with
+these inputs; the same reduction applies (``w^*`` plays the part of x_true).
 
 At the end the vectors are rebuilt exactly in law: by the symmetry, given the scalars, ``e`` is uniform
 on the unit sphere of ``u_1^\perp`` and ``f`` uniform on the unit sphere orthogonal to ``u_1`` and

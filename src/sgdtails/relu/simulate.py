@@ -166,11 +166,11 @@ class ReluRun:
     @property
     def centre_rule(self) -> str:
         """The protocol's centring: w* for realizable data, the coordinate-wise median for binary."""
-        return "w_star" if self.setup == "realizable" else "median"
+        return "median" if self.setup == "binary" else "w_star"
 
     def measure(self, **kwargs: Any) -> ProtocolResult:
         """Apply :func:`sgdtails.estimators.protocol.measure_tail_index` with this setup's centring rule."""
-        if self.setup == "realizable":
+        if self.setup != "binary":  # realizable, or least squares (sgdtails.relu.radial)
             return measure_tail_index(self.last_dev, self.average_dev, None,
                                       diverged=self.diverged, **kwargs)
         return measure_tail_index(self.last, self.average, "median", diverged=self.diverged,
