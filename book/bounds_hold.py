@@ -24,16 +24,6 @@
 # index, and estimates from simulated SGD and simulated hSGD, as $\gamma$, $B$, $d$ and $\delta$ vary, on
 # Gaussian designs and on random ReLU features of the digits, and map where SGD and hSGD agree.
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -34,16 +34,6 @@
 #   m$, median over block sizes $m$. It is exact for stable laws and, by construction, can never
 #   report more than about $2$.
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

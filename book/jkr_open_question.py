@@ -19,16 +19,6 @@
 # below marked as a fact is this project's own result: the derivation is given here, and the library's
 # tests check each formula numerically (`tests/test_offline.py`).
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

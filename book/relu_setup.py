@@ -102,16 +102,6 @@
 # float32, whose estimates agree with float64 within their errors (a test checks this). The simulator
 # counts runs that come near the underflow range of their number format.
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -23,16 +23,6 @@
 # Lyapunov exponent of $M_t$, and the index falls to 0) within a factor of about two in $\eta/b$.
 # Beyond that edge runs diverge; they are counted, excluded and reported in each panel.
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -22,16 +22,6 @@
 # $\gamma < \bar\gamma = 2B(1+\delta)/d$; a dagger marks it where $\gamma \ge \bar\gamma$. The dashed
 # segments have slope $-\alpha$. The baseline and the ranges are this project's choices.
 
-# %% tags=["remove-cell"]
-# On Colab or Binder without the package, install it first; anywhere else this cell does nothing.
-import importlib.util
-import subprocess
-import sys
-
-if importlib.util.find_spec("sgdtails") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "sgdtails @ git+https://github.com/sgdtails/sgdtails"])
-
 # %% tags=["parameters"]
 profile = "default"
 seed = 20241121

@@ -62,6 +62,7 @@ def test_table2_has_bootstrap_pvalues_on_the_grid(fig):
         p = tab[f"p ({law})"].to_numpy()
         assert np.all(np.isin(np.round(p * 5), np.arange(1, 6)))  # (1 + k) / (1 + 4)
         assert np.all((tab[f"KS D ({law})"] > 0) & (tab[f"KS D ({law})"] < 1))
+        assert np.array_equal(tab[f"{law} rejected at 5%"].to_numpy(), p <= 0.05)
 
 
 def test_figure2_and_prose_numbers(fig):

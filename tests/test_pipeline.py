@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from sgdtails.runner.pipeline import NotebookFailed, chapter_parameters, format_summary, load_timings, run
-from sgdtails.runner.profiles import load_config
+from sgdtails.runner.profiles import ConfigError, load_config
 from tests.conftest import write_chapter
 
 
@@ -126,3 +126,20 @@ def test_timings_are_recorded_and_device_goes_only_where_taken(mini_book):
     config = load_config(mini_book)
     assert "device" not in chapter_parameters(config, "alpha", "smoke", "cuda")
     assert load_timings(mini_book / "_build" / "reports", "paper") == {}
+
+
+def test_the_install_cell_comes_from_the_one_repository_setting(mini_book):
+    (mini_book / "_config.yml").write_text("repository:\n  url: https://example.org/someone/fork\n")
+    run("smoke", ["beta"], root=mini_book, progress=False)
+    executed = nbformat.read(mini_book / "book" / "beta.ipynb", as_version=4)
+    first_code = next(c for c in executed.cells if c.cell_type == "code")
+    assert "git+https://example.org/someone/fork" in first_code.source
+    assert "remove-cell" in first_code.metadata["tags"]
+    (mini_book / "_config.yml").write_text("repository:\n  url: not a url\n")
+    with pytest.raises(ConfigError, match="repository.url"):
+        load_config(mini_book)
+
+
+def test_no_chapter_hard_codes_the_repository(repo_root):
+    for path in (repo_root / "book").glob("*.py"):
+        assert "git+" not in path.read_text(encoding="utf-8"), path.name

@@ -107,6 +107,27 @@ def _executed_fingerprint(output: Path) -> str | None:
     return meta.get("sgdtails", {}).get("fingerprint")
 
 
+def install_cell(repository: str) -> Any:
+    """The first code cell of every executed chapter (hidden on the page): on Colab or Binder without the
+    package, install it from ``repository`` (``_config.yml``'s ``repository.url``); elsewhere it does
+    nothing."""
+    source = ("# On Colab or Binder without the package, install it first; anywhere else this cell does "
+              "nothing.\n"
+              "import importlib.util\nimport subprocess\nimport sys\n\n"
+              'if importlib.util.find_spec("sgdtails") is None:\n'
+              '    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",\n'
+              f'                           "sgdtails @ git+{repository}"])')
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
+
+
+def with_install_cell(nb: Any, repository: str) -> Any:
+    """``nb`` with :func:`install_cell` before its first code cell (nothing added without a repository)."""
+    if repository:
+        first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+        nb.cells.insert(first, install_cell(repository))
+    return nb
+
+
 def show_parameters_once(nb: Any) -> None:
     """Hide the chapter's own parameters cell (its defaults) in the rendered page, so that the reader sees
     the values in effect once: in papermill's injected cell, which stays visible."""
@@ -168,7 +189,7 @@ def run_notebook(config: BookConfig, name: str, profile: str, *, progress: bool 
     start = time.perf_counter()
     try:
         executed = papermill.execute_notebook(
-            jupytext.read(nb.source),
+            with_install_cell(jupytext.read(nb.source), config.repository),
             str(output),
             parameters=parameters,
             kernel_name="python3",

@@ -16,6 +16,7 @@ cell's default (an int is accepted where the default is a float). Everything is 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class BookConfig:
     seed: int
     notebooks: tuple[Notebook, ...]
     parameters: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(repr=False)
+    repository: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -196,4 +198,22 @@ def load_config(root: str | Path = ".") -> BookConfig:
             params[name][profile] = dict(values)
     for nb in notebooks:
         params.setdefault(nb.name, {p: {} for p in PROFILES})
-    return BookConfig(root=root, seed=seed, notebooks=tuple(notebooks), parameters=params)
+    return BookConfig(root=root, seed=seed, notebooks=tuple(notebooks), parameters=params,
+                      repository=repository_url(root))
+
+
+def repository_url(root: Path) -> str:
+    """The repository's address: ``repository.url`` of ``_config.yml``, the one setting the launch buttons
+    and the chapters' install cell use (``""`` when the book has no ``_config.yml`` or no address)."""
+    path = root / "_config.yml"
+    if not path.exists():
+        return ""
+    try:
+        conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML ({exc})") from exc
+    repo = conf.get("repository") if isinstance(conf, Mapping) else None
+    url = repo.get("url", "") if isinstance(repo, Mapping) else ""
+    if url and not re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+/?", str(url)):
+        raise ConfigError(f"{path}: repository.url must look like https://host/owner/name, got {url!r}")
+    return str(url).rstrip("/")
