@@ -1,5 +1,5 @@
-"""Independent blocks of runs on every core: each block has its own seed, so the numbers do not depend on
-how many workers there are or in which order the blocks finish.
+"""Independent blocks of runs, and independent sweep points, on every core: each block or point has its own
+seed, so the numbers do not depend on how many workers there are or in which order they finish.
 
 Workers are threads: torch releases the interpreter lock inside its kernels, and each thread runs its
 block with one intra-op thread (small, cache-sized tensors gain nothing from torch's own pool).
@@ -8,17 +8,18 @@ block with one intra-op thread (small, cache-sized tensors gain nothing from tor
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 from tqdm.std import tqdm
 
-from sgdtails._core.cache import PROGRESS_ENV
+from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_int
 
-__all__ = ["block_ranges", "default_workers", "map_blocks"]
+__all__ = ["block_ranges", "cached_sweep", "default_workers", "map_blocks"]
 
 T = TypeVar("T")
 
@@ -56,3 +57,30 @@ def map_blocks(fn: Callable[[int, int, int], T], ranges: Sequence[tuple[int, int
             for fut in futures:
                 fut.add_done_callback(lambda _f: bar.update())
             return [f.result() for f in futures]
+
+
+def cached_sweep(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
+                 compute: Callable[[Mapping[str, Any]], Mapping[str, Any]], *, workers: int | None = None,
+                 desc: str | None = None, progress: bool = True) -> list[dict[str, np.ndarray]]:
+    """``compute(point)`` for every point, each cached on its own under ``namespace``
+    (:func:`sgdtails._core.cache.cached`: an interrupted sweep resumes), results in the order of ``points``;
+    equal points are computed once; distinct points run on ``workers`` threads (default: every core), each
+    with one torch intra-op thread."""
+    workers = default_workers() if workers is None else check_int("workers", workers, low=1)
+    index: dict[str, int] = {}
+    unique: list[Mapping[str, Any]] = []
+    order = []
+    for point in points:
+        key = canonical_params(point)
+        if key not in index:
+            index[key] = len(unique)
+            unique.append(point)
+        order.append(index[key])
+
+    def one(i: int, start: int, stop: int) -> dict[str, np.ndarray]:
+        point = unique[i]
+        return cached(cache_dir, namespace, point, lambda: compute(point))
+
+    results = map_blocks(one, [(i, i + 1) for i in range(len(unique))], workers=workers,
+                         desc=desc or namespace, progress=progress) if unique else []
+    return [results[i] for i in order]

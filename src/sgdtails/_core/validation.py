@@ -111,3 +111,11 @@ def check_sgd_args(gamma: Any, batch_size: Any, delta: Any) -> tuple[float, int,
     """Validate ``(gamma > 0, batch_size >= 1, delta >= 0)``."""
     return (check_positive("gamma", gamma), check_int("batch_size", batch_size, low=1),
             check_positive("delta", delta, allow_zero=True))
+
+
+def check_device(name: str, device: Any) -> str:
+    """A torch device name on which the simulators run: ``"cpu"`` or ``"cuda"`` (``"cuda:N"`` too)."""
+    text = str(device)
+    if text.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"{name} must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+    return text

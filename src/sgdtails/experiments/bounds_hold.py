@@ -25,11 +25,11 @@ import pandas as pd
 import torch
 
 from sgdtails import data, theory
+from sgdtails._core.parallel import cached_sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
 from sgdtails.estimators import tailindex
-from sgdtails.experiments._points import cached_points
 from sgdtails.linear.hsgd import default_substeps, run_hsgd
 from sgdtails.linear.radial import hsgd_em_index
 from sgdtails.linear.sgd import run_sgd
@@ -341,7 +341,7 @@ def run(params: BoundsParams | None = None, *, seed: int, cache_dir: Any = None,
     common = _common(params, seed)
     labelled = [(panel, pt) for panel, pts in panel_points(params).items() for pt in pts]
     points = [pt | common | {"kesten_dtype": params.kesten_dtype} for _, pt in labelled]
-    outs = cached_points(cache_dir, NAME, points, functools.partial(_compute, params, seed), workers=workers)
+    outs = cached_sweep(cache_dir, NAME, points, functools.partial(_compute, params, seed), workers=workers)
     rows = []
     for (panel, pt), out in zip(labelled, outs, strict=True):
         prob = make_problem(pt["kind"], pt["d"])

@@ -23,8 +23,8 @@ import torch
 
 from sgdtails._core.cache import cached, sweep
 from sgdtails._core.seeding import derive_seed
-from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
-from sgdtails.data import JKR_DATASETS, jkr_dataset, jkr_settings
+from sgdtails._core.validation import check_device, check_in_interval, check_int, check_positive
+from sgdtails.data import JKR_DATASETS, check_jkr_names, jkr_dataset, jkr_settings
 from sgdtails.estimators.fits import student_t, student_t_nu_interval
 from sgdtails.estimators.tailindex import hill
 from sgdtails.experiments.jkr_reproduce import sgd_runs
@@ -104,11 +104,8 @@ class OpenQuestionParams:
         check_int("lyapunov_walkers", self.lyapunov_walkers, low=2)
         check_int("lyapunov_steps", self.lyapunov_steps, low=10)
         check_int("power_iterations", self.power_iterations, low=0)
-        if not self.datasets:
-            raise ValueError("datasets must name at least one of 'X', 'Y', 'Z'")
-        for name in self.datasets:
-            check_choice("datasets", name, JKR_DATASETS)
-        check_choice("device", self.device.split(":")[0], ["cpu", "cuda"])
+        check_jkr_names(self.datasets)
+        check_device("device", self.device)
 
     def n_updates(self, name: str) -> int:
         """SGD updates per run at the paper's settings, and hSGD's time (one unit per update): the paper's

@@ -20,8 +20,8 @@ from scipy import stats
 
 from sgdtails._core.cache import cached
 from sgdtails._core.seeding import derive_seed
-from sgdtails._core.validation import check_choice, check_int, check_positive
-from sgdtails.data import JKR_DATASETS, JKR_PUBLISHED, jkr_dataset, jkr_settings
+from sgdtails._core.validation import check_device, check_int, check_positive
+from sgdtails.data import JKR_DATASETS, JKR_PUBLISHED, check_jkr_names, jkr_dataset, jkr_settings
 from sgdtails.estimators.fits import (
     StableFit,
     StudentTFit,
@@ -90,11 +90,8 @@ class ReproduceParams:
         check_int("mlp_networks", self.mlp_networks, low=20)
         check_int("mlp_steps", self.mlp_steps, low=1)
         check_positive("mlp_lr", self.mlp_lr)
-        if not self.datasets:
-            raise ValueError("datasets must name at least one of 'X', 'Y', 'Z'")
-        for name in self.datasets:
-            check_choice("datasets", name, JKR_DATASETS)
-        check_choice("device", self.device.split(":")[0], ["cpu", "cuda"])
+        check_jkr_names(self.datasets)
+        check_device("device", self.device)
 
     def n_updates(self, name: str) -> int:
         """The paper's ``K - 1`` updates, or ``update_cap`` when that is smaller and positive."""

@@ -41,11 +41,11 @@ import pandas as pd
 from scipy import optimize
 
 from sgdtails import data, theory
+from sgdtails._core.parallel import cached_sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_in_interval, check_int, check_positive
 from sgdtails.estimators import fits, tailindex
-from sgdtails.experiments._points import cached_points
 from sgdtails.linear.hsgd import run_hsgd
 from sgdtails.linear.radial import hsgd_em_index, hsgd_moment_threshold
 
@@ -334,7 +334,7 @@ def isotropic_check(params: TheoryParams | None = None, *, seed: int, cache_dir:
     params = params or TheoryParams()
     g_heavy = max(params.iso_gammas)
     keys = [_iso_key(params, seed, g, params.em_max_step) for g in params.iso_gammas]
-    *outs, coarse = cached_points(cache_dir, f"{LEGACY_NAME}-iso",
+    *outs, coarse = cached_sweep(cache_dir, f"{LEGACY_NAME}-iso",
                                   [*keys, _iso_key(params, seed, g_heavy, params.coarse_step)], _iso_compute,
                                   workers=workers)
     rows, samples = [], {}
@@ -449,7 +449,7 @@ def radial_upper_end(params: TheoryParams | None = None, *, seed: int, cache_dir
     keys = [{"d": params.an_d, "exponent": params.an_exponent, "gamma/gamma_bar": frac,
              "n_chains": params.an_n_chains, "n_iter": params.an_n_iter, "max_step": params.em_max_step,
              "hill_fraction": params.hill_fraction, "seed": seed} for frac in params.an_gamma_fracs]
-    outs = cached_points(cache_dir, f"{NAME}-upper-end", keys, _upper_end_compute, workers=workers)
+    outs = cached_sweep(cache_dir, f"{NAME}-upper-end", keys, _upper_end_compute, workers=workers)
     sim_rows = []
     for frac, out in zip(params.an_gamma_fracs, outs, strict=True):
         sim_rows.append(_bounds_row(lam, frac * gbar, gbar) | {

@@ -11,9 +11,7 @@ the protocol are this book's reconstruction (chapter "A ReLU gate").
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +19,9 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from tqdm.std import tqdm
 
-from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params, sweep
+from sgdtails._core.cache import sweep
+from sgdtails._core.parallel import cached_sweep, default_workers
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
@@ -46,7 +44,6 @@ __all__ = [
     "TREND_WORDS",
     "GridParams",
     "cached_map",
-    "default_workers",
     "exact_frame",
     "exact_params",
     "exact_point",
@@ -281,14 +278,6 @@ def sweep_grid(
 PARALLEL_MIN_CHAINS = 20000
 
 
-def default_workers() -> int:
-    """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not on Linux)
-        return max(1, os.cpu_count() or 1)
-
-
 def cached_map(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
                compute: Callable[..., Mapping[str, Any]], *, workers: int = 1, desc: str | None = None
                ) -> list[dict[str, np.ndarray]]:
@@ -300,27 +289,8 @@ def cached_map(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any
     workers = check_int("workers", workers, low=1)
     if workers == 1:
         return sweep(cache_dir, namespace, points, compute, desc=desc)
-    keys: dict[str, int] = {}
-    unique: list[Mapping[str, Any]] = []
-    order = []
-    for p in points:
-        key = canonical_params(p)
-        if key not in keys:
-            keys[key] = len(unique)
-            unique.append(p)
-        order.append(keys[key])
-    show = os.environ.get(PROGRESS_ENV, "1") != "0"
-
-    def one(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        return cached(cache_dir, namespace, p, lambda: compute(p, workers=1))
-
-    bar = tqdm(total=len(unique), desc=desc or namespace, disable=not show, leave=False)
-    with single_thread(), bar, ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(one, p) for p in unique]
-        for fut in futures:
-            fut.add_done_callback(lambda _f: bar.update())
-        results = [f.result() for f in futures]
-    return [results[i] for i in order]
+    return cached_sweep(cache_dir, namespace, points, lambda p: compute(p, workers=1), workers=workers,
+                        desc=desc)
 
 
 def point_workers(n_chains: int) -> int:

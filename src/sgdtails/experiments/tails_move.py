@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from sgdtails import data, theory
+from sgdtails._core.parallel import cached_sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
 from sgdtails.estimators import tailindex
-from sgdtails.experiments._points import cached_points
 from sgdtails.linear.sgd import run_sgd
 
 __all__ = ["PANELS", "TailsParams", "TailsResult", "TailsSummary", "figure_tails", "panel_points"]
@@ -145,7 +145,7 @@ def figure_tails(params: TailsParams | None = None, *, seed: int, cache_dir: Any
     params = params or TailsParams()
     labelled = [(panel, p) for panel, pts in panel_points(params).items() for p in pts]
     points = [p | {"n_chains": params.n_chains, "n_iter": params.n_iter, "seed": seed} for _, p in labelled]
-    outs = cached_points(cache_dir, NAME, points, _point, workers=workers)
+    outs = cached_sweep(cache_dir, NAME, points, _point, workers=workers)
     rows, samples = [], []
     for (panel, p), out in zip(labelled, outs, strict=True):
         kes = theory.sgd_tail_index(data.isotropic(p["d"]), p["gamma"], p["B"], p["delta"],

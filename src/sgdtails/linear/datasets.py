@@ -30,6 +30,7 @@ __all__ = [
     "JKRSettings",
     "digits_features",
     "jkr_dataset",
+    "check_jkr_names",
     "jkr_settings",
     "min_max",
 ]
@@ -163,11 +164,19 @@ def min_max(data: Any) -> np.ndarray:
     return (arr - lo) / (hi - lo)
 
 
-def _check_jkr_name(name: str) -> str:
+def _check_jkr_name(name: str, argument: str = "name") -> str:
     if name not in JKR_DATASETS:
-        raise ValueError(f"name must be one of {list(JKR_DATASETS)} (synthetic, digits pixels, random "
+        raise ValueError(f"{argument} must be one of {list(JKR_DATASETS)} (synthetic, digits pixels, random "
                          f"features), got {name!r}")
     return name
+
+
+def check_jkr_names(names: Any, argument: str = "datasets") -> tuple[str, ...]:
+    """A non-empty selection of the paper's data sets, as a tuple; a clear error naming ``argument``."""
+    names = tuple(names)
+    if not names:
+        raise ValueError(f"{argument} must name at least one of {list(JKR_DATASETS)}")
+    return tuple(_check_jkr_name(n, argument) for n in names)
 
 
 def _digits_responses(labels: np.ndarray) -> np.ndarray:

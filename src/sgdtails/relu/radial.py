@@ -51,15 +51,13 @@ samplers) and widened when the state is float64: float64 states serve the range 
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from sgdtails._core.parallel import default_workers, map_blocks
 from sgdtails._core.seeding import derive_seed, torch_generator
-from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_int, check_positive
 from sgdtails.relu.law import ALGORITHMS, DataLaw, dtype_name, random_teacher, torch_dtype
 from sgdtails.relu.simulate import ReluRun
@@ -243,13 +241,6 @@ def radial_blocks(n_chains: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not on Linux)
-        return max(1, os.cpu_count() or 1)
-
-
 def run_relu_radial(
     algorithm: str = "sgd",
     setup: str = "realizable",
@@ -298,7 +289,7 @@ def run_relu_radial(
     n_trajectories = check_int("n_trajectories", n_trajectories, low=0)
     n_record = check_int("n_record", n_record, low=2)
     divergence_threshold = check_positive("divergence_threshold", divergence_threshold)
-    workers = _default_workers() if workers is None else check_int("workers", workers, low=1)
+    workers = default_workers() if workers is None else check_int("workers", workers, low=1)
     tdtype = torch_dtype(dtype)
     device = torch.device(device)
     realizable = law.setup != "binary"  # the state is z = w - w* (w* = x_true for least squares)
@@ -353,13 +344,7 @@ def run_relu_radial(
                 record(rec_set[t], st)
         return st, alive
 
-    blocks = radial_blocks(n_chains)
-    if workers == 1 or len(blocks) == 1:
-        done = [run_block(i, lo, hi) for i, (lo, hi) in enumerate(blocks)]
-    else:
-        with single_thread(), ThreadPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
-            futures = [pool.submit(run_block, i, lo, hi) for i, (lo, hi) in enumerate(blocks)]
-            done = [f.result() for f in futures]
+    done = map_blocks(run_block, radial_blocks(n_chains), workers=workers, progress=False)
     st = RadialState(torch.cat([b.zr for b, _ in done], dim=1), torch.cat([b.sa for b, _ in done]),
                      torch.cat([b.qs for b, _ in done], dim=1))
     alive = torch.cat([a for _, a in done])
