@@ -57,8 +57,10 @@ html: $(STAMP)
 book: notebooks html
 	@echo "The book is in _build/html: open _build/html/index.html"
 
+# Two pytest workers (pytest-xdist), a test module on one worker: the smoke book runs beside the unit tests.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks book _ext
