@@ -109,7 +109,7 @@ TITLES = {"X": "X: synthetic", "Y": "Y: digits pixels", "Z": "Z: random features
 fact_table = oq.facts(params, seed=seed, cache_dir=cache_dir)
 
 # %% tags=["remove-input"]
-fact_table.set_index("data set").T
+fact_table.set_index("data set").T.astype(object)
 
 # %% [markdown]
 # At the paper's settings $\gamma\max_i|a_i|^2$ is {glue:text}`oq-X-gmax:.3f` on $X$,
@@ -151,7 +151,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-comparison.frame.set_index("data set").T
+comparison.frame.set_index("data set").T.astype(object)
 
 # %% tags=["remove-cell"]
 sweep_frame = oq.gamma_sweep(params, seed=seed, cache_dir=cache_dir)

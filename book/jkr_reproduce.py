@@ -68,7 +68,7 @@ TITLES = {"X": "X: synthetic", "Y": "Y: digits pixels", "Z": "Z: random features
 # %% tags=["remove-input"]
 table3 = jr.settings_table(params)
 glue("rep-max-rel-diff", float(table3.filter(like="rel. diff").to_numpy().max()), display=False)
-table3.set_index("data set").T
+table3.set_index("data set").T.astype(object)
 
 # %% [markdown]
 # The largest relative difference between a published and a recomputed value is
@@ -94,7 +94,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-fig_pub.frame.set_index("data set").T
+fig_pub.frame.set_index("data set").T.astype(object)
 
 # %% tags=["remove-cell"]
 fig_large = jr.figure1(params, params.n_runs_large, seed=seed, cache_dir=cache_dir)
@@ -115,7 +115,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-fig_large.frame.set_index("data set").T
+fig_large.frame.set_index("data set").T.astype(object)
 
 # %% tags=["remove-cell"]
 table2_pub = jr.table2(fig_pub, params.ks_boot, seed=seed, cache_dir=cache_dir)
@@ -133,13 +133,13 @@ table2_large = jr.table2(fig_large, params.ks_boot_large, seed=seed, cache_dir=c
 # refit reaches the observed $D$). With the paper's 1000 runs:
 
 # %% tags=["remove-input"]
-table2_pub.set_index("data set").T
+table2_pub.set_index("data set").T.astype(object)
 
 # %% [markdown]
 # With {glue:text}`rep-runs-large` runs:
 
 # %% tags=["remove-input"]
-table2_large.set_index("data set").T
+table2_large.set_index("data set").T.astype(object)
 
 # %% tags=["remove-cell"]
 fig2 = jr.figure2(params, seed=seed, cache_dir=cache_dir)
@@ -203,7 +203,7 @@ for key, value in numbers.items():
 # ```
 
 # %% tags=["remove-input"]
-fig2.frame.set_index("data set").T
+fig2.frame.set_index("data set").T.astype(object)
 
 # %% [markdown]
 # The fitted Student-$t$ indices of the network's weight are {glue:text}`rep-mlp-X-nu:.3g` on $X$,

@@ -121,3 +121,15 @@ def test_figures_fit_the_page_width(smoke_root):
         if width_in > PAGE_WIDTH + 0.4:
             too_wide.append(f"{path.relative_to(smoke_root)}: {width_in:.1f} in")
     assert not too_wide, "figures wider than the page: " + ", ".join(too_wide)
+
+
+def test_every_chapter_shows_its_parameters_once(built_html, smoke_root):
+    """The values in effect appear once on a page (papermill's injected cell); the chapter's own defaults
+    cell is hidden by the pipeline."""
+    for name in load_config(smoke_root).names:
+        page = (built_html / "book" / f"{name}.html").read_text(encoding="utf-8")
+        soup = BeautifulSoup(page, "html.parser")
+        cells = (soup.find("main") or soup).select("div.cell")
+        shown = [c for c in cells if "profile = " in c.get_text()]
+        assert len(shown) == 1, f"{name}: parameters shown {len(shown)} times"
+        assert "tag_injected-parameters" in shown[0].get("class", [])

@@ -9,8 +9,11 @@ from sgdtails.kesten import KestenIndex, KestenLambda, kesten_index_mc, kesten_l
 from sgdtails.linear.bounds import JKRBounds, jkr_bounds, jkr_bounds_hessian, paper_units, rho_star_equation
 from sgdtails.linear.radial import (
     RadialRange,
+    hsgd_em_index,
     hsgd_isotropic_index,
     hsgd_isotropic_scale,
+    hsgd_moment_generator,
+    hsgd_moment_threshold,
     hsgd_phi,
     lr_threshold,
     radial_index_range,
@@ -31,8 +34,11 @@ __all__ = [
     "KestenIndex",
     "KestenLambda",
     "RadialRange",
+    "hsgd_em_index",
     "hsgd_isotropic_index",
     "hsgd_isotropic_scale",
+    "hsgd_moment_generator",
+    "hsgd_moment_threshold",
     "hsgd_phi",
     "isotropic_one_step_lambda",
     "kesten_index_mc",
