@@ -188,8 +188,7 @@ def _hsgd_point(point: dict) -> dict[str, np.ndarray]:
                              init_scale=point["init_scale"], substeps=point["substeps"],
                              max_step=point["max_step"], seed=point["seed"], dtype=torch.float32,
                              block_size=32768, device=point.get("device", "cpu"))
-    y = res.projections[~res.diverged, 0]
-    return {"z": y - y.mean() if y.size else y, "n_diverged": np.asarray(res.n_diverged)}
+    return {"z": res.centred_projection(), "n_diverged": np.asarray(res.n_diverged)}
 
 
 def _sgd_point(point: dict) -> dict[str, np.ndarray]:
@@ -198,8 +197,7 @@ def _sgd_point(point: dict) -> dict[str, np.ndarray]:
     res = run_offline_sgd(ds, point["gamma"], 1, n_runs=point["n_runs"], n_updates=point["n_iter"],
                           init_scale=point["init_scale"], seed=point["seed"], dtype=torch.float32,
                           device=point.get("device", "cpu"))
-    y = res.projections[~res.diverged, 0]
-    return {"z": y - y.mean() if y.size else y, "n_diverged": np.asarray(res.n_diverged)}
+    return {"z": res.centred_projection(), "n_diverged": np.asarray(res.n_diverged)}
 
 
 def _fit_row(z: np.ndarray, prefix: str, params: OpenQuestionParams, seed: int) -> dict[str, float]:

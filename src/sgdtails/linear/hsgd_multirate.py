@@ -48,7 +48,7 @@ from sgdtails._core.validation import (
     check_sgd_args,
 )
 from sgdtails.linear.datasets import FiniteDataset
-from sgdtails.linear.offline import ProjectedRuns, top_direction
+from sgdtails.linear.offline import ProjectedRuns, check_directions
 
 __all__ = ["MultirateScheme", "multirate_scheme", "run_hsgd_multirate"]
 
@@ -207,11 +207,7 @@ def run_hsgd_multirate(
     x_ref = np.asarray(dataset.x_ref, dtype=np.float64)
     e_ref = v.T @ x_ref  # e_0 = V'(x_0 - x_ref) = init_scale V'xi - V'x_ref, and V'xi ~ N(0, I)
     mu = -delta * e_ref / (s + delta) if delta > 0 else np.zeros_like(s)
-    u = top_direction(dataset)[:, None] if directions is None else np.asarray(directions, dtype=np.float64)
-    if u.ndim == 1:
-        u = u[:, None]
-    if u.shape[0] != dataset.d:
-        raise ValueError(f"directions must have {dataset.d} rows, got shape {u.shape}")
+    u = check_directions(dataset, directions)
     dev = torch.device(device)
     if dev.type != "cpu":  # an accelerator takes every run at once
         block_size, workers = n_runs, 1
@@ -220,9 +216,5 @@ def run_hsgd_multirate(
                               dtype=dtype, threshold=threshold, device=dev)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"hSGD on {dataset.name}")
-    diverged = np.concatenate([p["diverged"] for p in parts])
-    return ProjectedRuns(
-        projections=np.concatenate([p["projections"] for p in parts]),
-        distance=np.concatenate([p["distance"] for p in parts]), final=None, diverged=diverged,
-        n_diverged=int(diverged.sum()), directions=u, method=f"hsgd-multirate-m{substeps}",
-        gamma=gamma, batch_size=b, delta=delta, n_updates=n_iter)
+    return ProjectedRuns.from_blocks(parts, directions=u, method=f"hsgd-multirate-m{substeps}", gamma=gamma,
+                                     batch_size=b, delta=delta, n_updates=n_iter)

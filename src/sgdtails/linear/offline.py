@@ -38,7 +38,8 @@ from sgdtails._core.validation import (
 )
 from sgdtails.linear.datasets import FiniteDataset
 
-__all__ = ["BATCH_ROWS", "ProjectedRuns", "distinct_rows", "run_offline_sgd", "top_direction"]
+__all__ = ["BATCH_ROWS", "ProjectedRuns", "check_directions", "distinct_rows", "run_offline_sgd",
+           "top_direction"]
 
 BATCH_ROWS = ("distinct", "replacement")
 #: steps between two checks for diverged runs (and between two draws of the row indices)
@@ -71,6 +72,16 @@ class ProjectedRuns:
     def n_runs(self) -> int:
         return int(self.projections.shape[0])
 
+    @classmethod
+    def from_blocks(cls, parts: list[dict[str, np.ndarray]], **settings: Any) -> ProjectedRuns:
+        """Concatenate the blocks' ``projections``, ``distance``, ``diverged`` (and ``final`` where every
+        block has it); ``settings`` are the remaining fields (``directions``, ``method``, ``gamma``, ...)."""
+        diverged = np.concatenate([p["diverged"] for p in parts])
+        final = np.concatenate([p["final"] for p in parts]) if all("final" in p for p in parts) else None
+        return cls(projections=np.concatenate([p["projections"] for p in parts]),
+                   distance=np.concatenate([p["distance"] for p in parts]), final=final, diverged=diverged,
+                   n_diverged=int(diverged.sum()), **settings)
+
     def centred_projection(self, which: int = 0) -> np.ndarray:
         """``z = y - mean(y)`` with ``y = u_which' x_K`` over the runs that did not diverge (the paper's
         statistic for ``u = q_1``)."""
@@ -85,6 +96,18 @@ def top_direction(dataset: FiniteDataset) -> np.ndarray:
     sign a linear-algebra library returns)."""
     q = np.asarray(dataset.eigvecs[:, 0], dtype=np.float64)
     return q if q.sum() >= 0 else -q
+
+
+def check_directions(dataset: FiniteDataset, directions: Any) -> np.ndarray:
+    """The directions to project on as a (d, p) array: ``None`` gives :func:`top_direction`; a (d,) vector
+    one column; anything else must be finite with d rows."""
+    d = dataset.d
+    u = top_direction(dataset)[:, None] if directions is None else np.asarray(directions, dtype=np.float64)
+    if u.ndim == 1:
+        u = u[:, None]
+    if u.ndim != 2 or u.shape[0] != d or not np.all(np.isfinite(u)):
+        raise ValueError(f"directions must be finite with shape ({d},) or ({d}, p), got {u.shape}")
+    return u
 
 
 def distinct_rows(gen: torch.Generator, n_rows: int, shape: tuple[int, ...], batch: int,
@@ -219,11 +242,7 @@ def run_offline_sgd(
             x0 = np.broadcast_to(x0, (n_runs, d))
         if x0.shape != (n_runs, d) or not np.all(np.isfinite(x0)):
             raise ValueError(f"x0 must be finite with shape ({d},) or ({n_runs}, {d}), got {x0.shape}")
-    u = top_direction(dataset)[:, None] if directions is None else np.asarray(directions, dtype=np.float64)
-    if u.ndim == 1:
-        u = u[:, None]
-    if u.ndim != 2 or u.shape[0] != d or not np.all(np.isfinite(u)):
-        raise ValueError(f"directions must be finite with shape ({d},) or ({d}, p), got {u.shape}")
+    u = check_directions(dataset, directions)
     dev = torch.device(device)
     if dev.type != "cpu":  # an accelerator takes every run at once
         block_size, workers = n_runs, 1
@@ -236,10 +255,5 @@ def run_offline_sgd(
                               keep_final=keep_final)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"SGD on {dataset.name}")
-    diverged = np.concatenate([p["diverged"] for p in parts])
-    return ProjectedRuns(
-        projections=np.concatenate([p["projections"] for p in parts]),
-        distance=np.concatenate([p["distance"] for p in parts]),
-        final=np.concatenate([p["final"] for p in parts]) if keep_final else None,
-        diverged=diverged, n_diverged=int(diverged.sum()), directions=u,
-        method=f"offline-sgd-{batch_rows}", gamma=gamma, batch_size=b, delta=delta, n_updates=n_updates)
+    return ProjectedRuns.from_blocks(parts, directions=u, method=f"offline-sgd-{batch_rows}", gamma=gamma,
+                                     batch_size=b, delta=delta, n_updates=n_updates)
