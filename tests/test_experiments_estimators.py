@@ -28,7 +28,7 @@ def test_hill_plots():
     assert again.estimates == hp.estimates
 
 
-def test_accuracy_study_and_threads_give_the_same_numbers(tmp_path):
+def test_accuracy_study_on_processes_gives_the_serial_numbers(tmp_path):
     acc = accuracy_study(SMALL, seed=1, cache_dir=tmp_path, workers=2)
     n_cells = 2 * 2 + 1
     assert len(acc.raw) == n_cells * 2 * 4 * SMALL.n_reps

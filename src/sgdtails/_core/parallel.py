@@ -1,25 +1,29 @@
 """Independent blocks of runs, and independent sweep points, on every core: each block or point has its own
 seed, so the numbers do not depend on how many workers there are or in which order they finish.
 
-Workers are threads: torch releases the interpreter lock inside its kernels, and each thread runs its
-block with one intra-op thread (small, cache-sized tensors gain nothing from torch's own pool).
+:func:`map_blocks` and :func:`cached_sweep` run on threads: torch releases the interpreter lock inside its
+kernels, and each thread runs its block with one intra-op thread (small, cache-sized tensors gain nothing
+from torch's own pool). :func:`map_processes` runs on processes, for work made of many short numpy calls
+(the estimators' double bootstrap), where threads queue on the interpreter lock.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
+import torch
 from tqdm.std import tqdm
 
 from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_int
 
-__all__ = ["block_ranges", "cached_sweep", "default_workers", "map_blocks"]
+__all__ = ["block_ranges", "cached_sweep", "default_workers", "map_blocks", "map_processes"]
 
 T = TypeVar("T")
 
@@ -57,6 +61,37 @@ def map_blocks(fn: Callable[[int, int, int], T], ranges: Sequence[tuple[int, int
             for fut in futures:
                 fut.add_done_callback(lambda _f: bar.update())
             return [f.result() for f in futures]
+
+
+def map_processes(fn: Callable[..., T], items: Sequence[tuple[Any, ...]], *, workers: int | None = None,
+                  desc: str = "items", progress: bool = True) -> list[T]:
+    """``[fn(*item) for item in items]`` on ``workers`` processes (default: every core), results in the order
+    of ``items``. ``fn`` must be importable (a module-level function) and its arguments and result picklable.
+    Processes are started fresh ("spawn": nothing of this process's threads or accelerator state is copied),
+    each with one torch thread; with one worker or one item everything runs here."""
+    workers = default_workers() if workers is None else check_int("workers", workers, low=1)
+    workers = min(workers, len(items))
+    show = progress and os.environ.get(PROGRESS_ENV, "1") != "0"
+    with tqdm(total=len(items), desc=desc, disable=not show, leave=False) as bar:
+        if workers <= 1:
+            out = []
+            for item in items:
+                out.append(fn(*item))
+                bar.update()
+            return out
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=_one_thread_worker) as pool:
+            futures = [pool.submit(fn, *item) for item in items]
+            for fut in futures:
+                fut.add_done_callback(lambda _f: bar.update())
+            return [f.result() for f in futures]
+
+
+def _one_thread_worker() -> None:
+    """Initializer of :func:`map_processes`' workers: one torch thread each (every core already runs a
+    worker); BLAS threads are inherited from the environment (the pipeline sets one)."""
+    torch.set_num_threads(1)
 
 
 def cached_sweep(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],

@@ -12,17 +12,16 @@ exponent :math:`\alpha + 1`; it is converted here, at the boundary.
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import powerlaw
 
+from sgdtails._core.parallel import map_processes
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_in_interval, check_int, check_positive
 from sgdtails.estimators import accuracy
@@ -47,16 +46,6 @@ LAW_LABELS = {"pareto": "Pareto", "student_t": "Student-t", "stable": r"symmetri
 #: (law, alpha) of the samples compared with ``powerlaw``
 POWERLAW_CASES = (("pareto", 1.5), ("student_t", 1.5), ("student_t", 3.0), ("student_t", 5.0),
                   ("stable", 1.5))
-T = TypeVar("T")
-
-
-def _threads() -> int:
-    """Worker threads of the accuracy study: numpy releases the interpreter lock in the sorts and
-    cumulative sums that dominate it, so every core helps."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover (not on Linux)
-        return 1
 
 
 @dataclass(frozen=True)
@@ -196,13 +185,6 @@ class AccuracyStudy:
     sample_sizes: tuple[int, ...] = field(default=())
 
 
-def _map(fn: Callable[..., T], items: Sequence[Any], workers: int) -> list[T]:
-    if workers <= 1 or len(items) <= 1:
-        return [fn(*it) for it in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda it: fn(*it), items))
-
-
 def _numbers(summary: pd.DataFrame, params: EstimatorsParams) -> AccuracyNumbers:
     n_max = max(params.sample_sizes)
 
@@ -233,20 +215,26 @@ def _numbers(summary: pd.DataFrame, params: EstimatorsParams) -> AccuracyNumbers
     )
 
 
+def _accuracy_cell(law: str, alpha: float, n: int, n_reps: int, seed: int, n_dbs: int, cache_dir: Any
+                   ) -> pd.DataFrame:
+    """One cell of the accuracy study (module level: it runs in a worker process)."""
+    return accuracy.estimator_accuracy(law, alpha, n, n_reps, seed=seed, n_dbs=n_dbs,
+                                       cache_dir=None if cache_dir is None else str(cache_dir))
+
+
 def accuracy_study(params: EstimatorsParams, *, seed: int, cache_dir: Any = None,
                    workers: int | None = None) -> AccuracyStudy:
     """Figures ``fig-estimators-accuracy`` and ``fig-estimators-rmse`` and the table at the largest n:
     every estimator with its automatic tuning on ``n_reps`` samples per (law, alpha, n), each cell
-    cached by :func:`sgdtails.estimators.accuracy.estimator_accuracy` and computed on ``workers`` threads
-    (default: every core; the numbers do not depend on it)."""
-    workers = _threads() if workers is None else check_int("workers", workers, low=1)
-    items = [(law, a, n) for law, a in params.cells() for n in params.sample_sizes]
-
-    def cell(law: str, a: float, n: int) -> pd.DataFrame:
-        return accuracy.estimator_accuracy(law, a, n, params.n_reps, seed=seed, n_dbs=params.n_dbs,
-                                           cache_dir=cache_dir)
-
-    raw = pd.concat(_map(cell, items, workers), ignore_index=True)
+    cached by :func:`sgdtails.estimators.accuracy.estimator_accuracy` and computed on ``workers`` processes
+    (:func:`sgdtails._core.parallel.map_processes`; default: every core; the numbers do not depend on it).
+    Largest samples first, so that no core is left with a big cell at the end."""
+    items = [(law, a, n, params.n_reps, seed, params.n_dbs, cache_dir)
+             for law, a in params.cells() for n in params.sample_sizes]
+    order = sorted(range(len(items)), key=lambda i: -items[i][2])
+    frames = map_processes(_accuracy_cell, [items[i] for i in order], workers=workers, desc="accuracy cells")
+    by_item = dict(zip(order, frames, strict=True))
+    raw = pd.concat([by_item[i] for i in range(len(items))], ignore_index=True)
     summary = accuracy.summarize_accuracy(raw)
     rel = raw.assign(ratio=np.clip(raw["alpha_hat"], 0, 1e6) / raw["alpha"])
     bands = (rel.groupby(["law", "alpha", "n", "method"])["ratio"].quantile([0.1, 0.5, 0.9])
