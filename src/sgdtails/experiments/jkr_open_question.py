@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from sgdtails._core.cache import cached, sweep
+from sgdtails._core.parallel import cached_sweep, map_blocks
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_device, check_in_interval, check_int, check_positive
 from sgdtails.data import JKR_DATASETS, check_jkr_names, jkr_dataset, jkr_settings
@@ -131,30 +132,36 @@ def _rigorous(name: str, gamma: float, power_iterations: int) -> dict[str, float
             "no power-law tail (proven)": bool(one.nonexpansive and sm.alpha_above_2)}
 
 
-def _lyapunov(name: str, gamma: float, params: OpenQuestionParams, seed: int, cache_dir: str | None
-              ) -> dict[str, float]:
-    point = {"dataset": name, "gamma": float(gamma), "walkers": params.lyapunov_walkers,
-             "steps": params.lyapunov_steps, "seed": derive_seed(seed, NAME, "lyapunov", name, float(gamma))}
+def _lyapunov_point(point: dict) -> dict[str, np.ndarray]:
+    res = lyapunov_exponent(jkr_dataset(point["dataset"]), point["gamma"], n_walkers=point["walkers"],
+                            n_steps=point["steps"], burn_in=point["steps"] // 10, seed=point["seed"])
+    return {"value": np.asarray(res.value), "se": np.asarray(res.se)}
 
-    def compute() -> dict[str, np.ndarray]:
-        res = lyapunov_exponent(jkr_dataset(name), gamma, n_walkers=point["walkers"], n_steps=point["steps"],
-                                burn_in=point["steps"] // 10, seed=point["seed"])
-        return {"value": np.asarray(res.value), "se": np.asarray(res.se)}
 
-    out = cached(cache_dir, "jkr-lyapunov", point, compute)
-    return {"Lyapunov exponent": float(out["value"]), "Lyapunov se": float(out["se"])}
+def _facts_at(steps: list[tuple[str, float]], params: OpenQuestionParams, seed: int, cache_dir: str | None
+              ) -> list[dict[str, float | bool]]:
+    """The rigorous facts and the Lyapunov exponent at each (data set, gamma) of ``steps``, the points on
+    every core (threads): Lyapunov exponents cached per point under ``jkr-lyapunov``."""
+    rigorous = map_blocks(lambda i, _a, _b: _rigorous(*steps[i], params.power_iterations),
+                          [(i, i + 1) for i in range(len(steps))], desc="rigorous facts")
+    points = [{"dataset": name, "gamma": float(gamma), "walkers": params.lyapunov_walkers,
+               "steps": params.lyapunov_steps,
+               "seed": derive_seed(seed, NAME, "lyapunov", name, float(gamma))} for name, gamma in steps]
+    lyapunov = cached_sweep(cache_dir, "jkr-lyapunov", points, _lyapunov_point, desc="Lyapunov exponents")
+    return [rig | {"Lyapunov exponent": float(ly["value"]), "Lyapunov se": float(ly["se"])}
+            for rig, ly in zip(rigorous, lyapunov, strict=True)]
 
 
 def facts(params: OpenQuestionParams, *, seed: int, cache_dir: str | None = None) -> pd.DataFrame:
     """One row per data set at the paper's step size: the rigorous facts of
     :mod:`sgdtails.linear.offline_index`, the Lyapunov exponent (simulated) and the paper's bounds."""
+    steps = [(name, jkr_settings(name).gamma) for name in params.datasets]
     rows = []
-    for name in params.datasets:
+    for (name, gamma), found in zip(steps, _facts_at(steps, params, seed, cache_dir), strict=True):
         st = jkr_settings(name)
-        b = jkr_bounds(jkr_dataset(name), gamma=st.gamma, batch_size=st.batch_size, delta=st.delta)
-        rows.append({"data set": name, "gamma": st.gamma, "gamma_bar": b.gamma_bar, "eta_*": b.eta_lower,
-                     "eta^*": b.eta_upper} | _rigorous(name, st.gamma, params.power_iterations)
-                    | _lyapunov(name, st.gamma, params, seed, cache_dir))
+        b = jkr_bounds(jkr_dataset(name), gamma=gamma, batch_size=st.batch_size, delta=st.delta)
+        rows.append({"data set": name, "gamma": gamma, "gamma_bar": b.gamma_bar, "eta_*": b.eta_lower,
+                     "eta^*": b.eta_upper} | found)
     return pd.DataFrame(rows)
 
 
@@ -174,7 +181,7 @@ def kesten_estimates(params: OpenQuestionParams, gammas: dict[str, list[float]],
                "steps": params.kesten_steps, "replicas": params.kesten_replicas,
                "seed": derive_seed(seed, NAME, "kesten", name, float(g))}
               for name, gs in gammas.items() for g in gs]
-    out = sweep(cache_dir, "jkr-kesten", points, _kesten_point, desc="Kesten index")
+    out = cached_sweep(cache_dir, "jkr-kesten", points, _kesten_point, desc="Kesten index")
     rows = [{"data set": p["dataset"], "gamma": p["gamma"], "MC alpha": float(r["alpha"]),
              "MC se": float(r["se"]), "MC status": str(r["status"])}
             for p, r in zip(points, out, strict=True)]
@@ -257,7 +264,7 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
     ``gamma_bar``), the rigorous facts about SGD, the Monte Carlo ``alpha`` where some rows expand, and the
     fitted Student-t ``nu`` of SGD and hSGD (``sweep_runs`` runs of ``sweep_iterations`` iterations each,
     cached per point under ``jkr-sweep-sgd`` and ``jkr-sweep-hsgd``)."""
-    rows, sgd_points, hsgd_points, expanding = [], [], [], {}
+    rows, sgd_points, hsgd_points, expanding, steps = [], [], [], {}, []
     for name in params.datasets:
         st = jkr_settings(name)
         ds = jkr_dataset(name)
@@ -266,17 +273,18 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
         for frac in params.gamma_fractions:
             gamma = float(frac * g_bar)
             b = jkr_bounds(ds, gamma=gamma)
-            rig = _rigorous(name, gamma, params.power_iterations) | _lyapunov(name, gamma, params, seed,
-                                                                              cache_dir)
-            if not rig["every step non-expansive"]:
-                expanding.setdefault(name, []).append(gamma)
+            steps.append((name, gamma))
             rows.append({"data set": name, "gamma/gamma_bar": float(frac), "gamma": gamma,
-                         "eta_*": b.eta_lower, "eta^*": b.eta_upper, "eta_* proven": b.lower_valid} | rig)
+                         "eta_*": b.eta_lower, "eta^*": b.eta_upper, "eta_* proven": b.lower_valid})
             common = {"dataset": name, "gamma": gamma, "n_iter": k, "init_scale": st.init_scale,
                       "n_runs": params.sweep_runs} | _device(params)
             sgd_points.append(common | {"seed": derive_seed(seed, NAME, "sweep-sgd", name, float(frac))})
             hsgd_points.append(common | {"substeps": params.sweep_substeps, "max_step": params.max_step,
                                          "seed": derive_seed(seed, NAME, "sweep-hsgd", name, float(frac))})
+    for row, (name, gamma), found in zip(rows, steps, _facts_at(steps, params, seed, cache_dir), strict=True):
+        row |= found
+        if not found["every step non-expansive"]:
+            expanding.setdefault(name, []).append(gamma)
     sgd_out = sweep(cache_dir, "jkr-sweep-sgd", sgd_points, _sgd_point, desc="sweep: SGD")
     hsgd_out = sweep(cache_dir, "jkr-sweep-hsgd", hsgd_points, _hsgd_point, desc="sweep: hSGD")
     for row, s_out, h_out in zip(rows, sgd_out, hsgd_out, strict=True):
