@@ -45,6 +45,7 @@ dim_gamma = 0.1
 deltas = [0.0, 0.1, 0.3, 1.0]
 digits_features = 16
 digits_gamma_fracs = [0.2, 0.5, 0.8]
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -60,7 +61,7 @@ params = bounds_hold.BoundsParams(
     n_chains=n_chains, n_iter=n_iter, hill_fraction=hill_fraction, hsgd_max_step=hsgd_max_step,
     kesten_walkers=kesten_walkers, kesten_steps=kesten_steps, iso_d=iso_d, iso_gammas=iso_gammas,
     pl_d=pl_d, pl_gamma_fracs=pl_gamma_fracs, batch_sizes=batch_sizes, dims=dims, dim_gamma=dim_gamma,
-    deltas=deltas, digits_features=digits_features, digits_gamma_fracs=digits_gamma_fracs)
+    deltas=deltas, digits_features=digits_features, digits_gamma_fracs=digits_gamma_fracs, device=device)
 res = bounds_hold.run(params, seed=seed, cache_dir=cache_dir)
 df = res.frame
 glue("bh-max-step", hsgd_max_step, display=False)

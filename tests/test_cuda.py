@@ -11,6 +11,7 @@ import torch
 from scipy import stats
 
 from sgdtails import data
+from sgdtails.experiments import bounds_hold
 from sgdtails.linear import hsgd, sgd
 from sgdtails.linear import reduced as linear_reduced
 from sgdtails.relu import law as relu_law
@@ -108,3 +109,17 @@ def test_cuda_reduced_matches_cpu_direct_in_law() -> None:
     b = sgd.run_sgd(prob, 0.3, 3, seed=2, device="cpu", sampler="direct", **kw).centered()
     for fa, fb in ((np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)), (a[:, 0], b[:, 0])):
         assert stats.ks_2samp(fa, fb).pvalue > 1e-3
+
+
+def test_bounds_hold_on_cuda_agrees_with_the_cpu() -> None:
+    """The chapter's points with SGD and hSGD on the GPU: Hill indices within 4 combined standard errors
+    (from the bootstrap intervals) of the CPU's."""
+    sizes = dict(n_chains=4000, n_iter=30, hsgd_max_step=0.05, kesten_walkers=128, kesten_steps=30,
+                 iso_gammas=[0.3], pl_gamma_fracs=[1.0], batch_sizes=[1], dims=[10], deltas=[1.0],
+                 digits_features=8, digits_gamma_fracs=[0.5])
+    cpu = bounds_hold.run(bounds_hold.BoundsParams(**sizes), seed=3).frame
+    gpu = bounds_hold.run(bounds_hold.BoundsParams(**sizes, device="cuda"), seed=3).frame
+    for method in ("sgd", "hsgd"):
+        width_cpu, width_gpu = (f[f"{method}_hi"] - f[f"{method}_lo"] for f in (cpu, gpu))
+        se = np.hypot(width_cpu, width_gpu) / 3.92
+        assert (np.abs(cpu[method] - gpu[method]) <= 4 * se).all(), (method, cpu[method], gpu[method])

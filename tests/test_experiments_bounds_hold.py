@@ -75,7 +75,14 @@ def test_single_precision_kesten_index_agrees_with_double():
                                       (dict(kesten_dtype="half"), "kesten_dtype"),
                                       (dict(iso_gammas=[]), "iso_gammas"), (dict(deltas=[-0.5]), "deltas"),
                                       (dict(hsgd_max_step=2.0), "hsgd_max_step"),
-                                      (dict(batch_sizes=[0]), "batch_sizes")])
+                                      (dict(batch_sizes=[0]), "batch_sizes"),
+                                      (dict(device="tpu"), "device")])
 def test_bad_parameters_are_named(bad, name):
     with pytest.raises(ValueError, match=name):
         bounds_hold.BoundsParams(**bad)
+
+
+def test_the_device_enters_seeds_and_keys_only_off_the_cpu():
+    cpu = bounds_hold.BoundsParams(**SMOKE)
+    assert "device" not in bounds_hold._common(cpu, 3)  # CPU caches and numbers as before the option
+    assert bounds_hold._common(bounds_hold.BoundsParams(**SMOKE, device="cuda"), 3)["device"] == "cuda"

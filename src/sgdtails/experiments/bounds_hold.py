@@ -28,7 +28,7 @@ from sgdtails import data, theory
 from sgdtails._core.parallel import cached_sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.threads import single_thread
-from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
+from sgdtails._core.validation import check_choice, check_device, check_in_interval, check_int, check_positive
 from sgdtails.estimators import tailindex
 from sgdtails.linear.hsgd import default_substeps, run_hsgd
 from sgdtails.linear.radial import hsgd_em_index
@@ -66,6 +66,8 @@ class BoundsParams:
     ``pl_gamma_fracs`` times ``2B/tr Sigma``; batch sizes at ``0.6 * 2/tr Sigma``; isotropic dimensions
     ``dims`` at ``dim_gamma``; ridges ``deltas`` at ``0.8 * 2/tr Sigma``; digits features
     (``digits_features`` of them, ``delta = 0.1``) at ``digits_gamma_fracs`` times ``2/tr Sigma``.
+    ``device``: where the runs of SGD and hSGD are simulated (``"cuda"`` on a GPU; the Kesten index stays
+    on the CPU); off the CPU it enters every point's seed and cache key.
     """
 
     n_chains: int = 10000
@@ -85,6 +87,7 @@ class BoundsParams:
     deltas: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0)
     digits_features: int = 16
     digits_gamma_fracs: tuple[float, ...] = (0.2, 0.5, 0.8)
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_int("n_chains", self.n_chains, low=200)
@@ -103,6 +106,7 @@ class BoundsParams:
         object.__setattr__(self, "deltas", _tuple("deltas", self.deltas, float, allow_zero=True))
         object.__setattr__(self, "batch_sizes", _tuple("batch_sizes", self.batch_sizes, int, low=1))
         object.__setattr__(self, "dims", _tuple("dims", self.dims, int, low=1, high=10_000))
+        check_device("device", self.device)
 
 
 @functools.cache
@@ -134,10 +138,11 @@ def panel_points(params: BoundsParams) -> dict[str, list[dict[str, Any]]]:
 
 
 def _common(params: BoundsParams, seed: int) -> dict[str, Any]:
-    """The sizes every point carries in its seed and cache key."""
-    return {"n_chains": params.n_chains, "n_iter": params.n_iter, "hill_fraction": params.hill_fraction,
-            "max_step": params.hsgd_max_step, "kw": params.kesten_walkers, "ks": params.kesten_steps,
-            "seed": seed}
+    """The sizes every point carries in its seed and cache key (and the device, off the CPU: CPU keys stay as
+    they are)."""
+    return ({"n_chains": params.n_chains, "n_iter": params.n_iter, "hill_fraction": params.hill_fraction,
+             "max_step": params.hsgd_max_step, "kw": params.kesten_walkers, "ks": params.kesten_steps,
+             "seed": seed} | ({} if params.device == "cpu" else {"device": params.device}))
 
 
 def _hill_of(res: Any, hill_fraction: float) -> tuple[float, float, float, int]:
@@ -169,9 +174,10 @@ def _compute(params: BoundsParams, seed: int, point: Mapping[str, Any]) -> dict[
             kes = theory.sgd_tail_index(prob, g, b, delta, n_walkers=params.kesten_walkers,
                                         n_steps=params.kesten_steps, burn_in=params.kesten_steps // 4, seed=s,
                                         alpha_bracket=(0.01, 40.0), dtype=getattr(torch, params.kesten_dtype))
-        sgd = run_sgd(prob, g, b, delta=delta, n_chains=params.n_chains, n_iter=params.n_iter, seed=s + 1)
+        sgd = run_sgd(prob, g, b, delta=delta, n_chains=params.n_chains, n_iter=params.n_iter, seed=s + 1,
+                      device=params.device)
         hs = run_hsgd(prob, g, b, delta=delta, n_chains=params.n_chains, n_iter=params.n_iter,
-                      max_step=params.hsgd_max_step, seed=s + 2)
+                      max_step=params.hsgd_max_step, seed=s + 2, device=params.device)
     a_s, lo_s, hi_s, div_s = _hill_of(sgd, params.hill_fraction)
     a_h, lo_h, hi_h, div_h = _hill_of(hs, params.hill_fraction)
     return {"nu": nu, "kesten": kes.alpha, "kesten_se": kes.se, "sgd": a_s, "sgd_lo": lo_s, "sgd_hi": hi_s,
