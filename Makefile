@@ -4,6 +4,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= default
+# chapters executed at once (python -m sgdtails run --jobs): 1 on a small machine; more where cores or a GPU are idle
+JOBS ?= 1
 LOCK    := requirements.lock
 LOCKPY  := src/sgdtails/runner/lockfile.py
 # pip-tools, for `make lock` only, in a venv of its own made afresh from $(PYTHON) (inside .venv, so git
@@ -49,7 +51,7 @@ lock:
 	$(TOOLS)/bin/python $(LOCKPY) finish
 
 notebooks: $(STAMP)
-	$(PY) -m sgdtails run --profile $(PROFILE)
+	$(PY) -m sgdtails run --profile $(PROFILE) --jobs $(JOBS)
 
 html: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going

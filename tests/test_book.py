@@ -21,9 +21,9 @@ pytestmark = pytest.mark.smoke
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 
 
-def run_smoke(root: Path) -> subprocess.CompletedProcess:
+def run_smoke(root: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--root", str(root),
-                           "--no-progress"], capture_output=True, text=True, timeout=1800)
+                           "--no-progress", *extra], capture_output=True, text=True, timeout=1800)
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +97,14 @@ def test_internal_links_resolve(built_html, smoke_root):
 
 
 def test_same_seed_same_bytes(smoke_root, tmp_path):
-    """A second smoke run from scratch reproduces every cached result and figure byte for byte."""
+    """A second smoke run from scratch, with two chapters at a time (``--jobs 2``), reproduces every cached
+    result and figure of the sequential run byte for byte."""
     other = copy_book(tmp_path / "again")
-    proc = run_smoke(other)
+    proc = run_smoke(other, "--jobs", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((other / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert [n["name"] for n in summary["notebooks"]] == load_config(other).names
+    assert all(n["status"] == "ok" for n in summary["notebooks"])
     for kind, pattern in (("cache", "*.npz"), ("figures", "*.png")):
         first = {p.relative_to(smoke_root / "_build" / kind): p
                  for p in (smoke_root / "_build" / kind).rglob(pattern)}
@@ -108,6 +112,29 @@ def test_same_seed_same_bytes(smoke_root, tmp_path):
         assert first.keys() == second.keys(), kind
         differing = [str(k) for k in first if first[k].read_bytes() != second[k].read_bytes()]
         assert not differing, f"{kind} differ between identical runs: {differing}"
+
+
+def test_chapters_read_only_the_cache_entries_of_chapters_they_come_after(smoke_root):
+    """In the cold sequential run, a chapter reads (cache hit) an entry another chapter wrote (cache miss)
+    only if ``after`` in book/profiles.yml puts it after that chapter: so ``--jobs N`` never starts a
+    chapter before its inputs exist."""
+    config = load_config(smoke_root)
+    written: dict[tuple[str, str], str] = {}
+    reads: dict[str, set[tuple[str, str]]] = {}
+    for name in config.names:
+        log = smoke_root / "_build" / "reports" / f"{name}.cache.jsonl"
+        events = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        for e in events:
+            key = (e["namespace"], e["key"])
+            if e["event"] == "miss":
+                written.setdefault(key, name)
+            else:
+                reads.setdefault(name, set()).add(key)
+    used = {(name, written[key]) for name, keys in reads.items() for key in keys
+            if key in written and written[key] != name}
+    assert used, "no chapter read another's results: the check below would be empty"
+    undeclared = sorted((a, b) for a, b in used if b not in config.after.get(a, ()))
+    assert not undeclared, f"chapters reading another's cache without 'after' in profiles.yml: {undeclared}"
 
 
 def test_figures_fit_the_page_width(smoke_root):

@@ -119,6 +119,48 @@ def test_terminated_run_resumes_from_finished_points(mini_book):
     assert (resumed[0].cache_hits, resumed[0].cache_misses) == (finished, 12 - finished)
 
 
+WRITER = """
+# %%
+import time
+from sgdtails._core.cache import cached
+time.sleep(1.0)
+out = cached(cache_dir, "shared", {"seed": seed}, lambda: {"t": time.time()})
+"""
+READER = """
+# %%
+import time
+from sgdtails._core.cache import read_entry
+from pathlib import Path
+entries = list(Path(cache_dir, "shared").glob("*.npz"))
+assert entries, "started before the chapter it comes after"
+started = time.time()
+assert started >= float(read_entry(entries[0])["t"])
+"""
+
+
+def test_parallel_run_respects_after_and_reports_in_toc_order(mini_book):
+    write_chapter(mini_book, "alpha", WRITER, extra_params="n = 3\nrate = 0.5\nnames = ['a']\n")
+    write_chapter(mini_book, "beta", READER)
+    (mini_book / "book" / "profiles.yml").write_text("seed: 7\nafter: {beta: [alpha]}\nnotebooks: {}\n")
+    runs = run("smoke", root=mini_book, progress=False, jobs=2)
+    assert [(r.name, r.status) for r in runs] == [("alpha", "ok"), ("beta", "ok")]
+    summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["ok", "ok"]
+    with pytest.raises(ValueError, match="jobs"):
+        run("smoke", root=mini_book, progress=False, jobs=0)
+
+
+def test_parallel_run_names_the_failing_chapter_and_skips_what_comes_after_it(mini_book):
+    write_chapter(mini_book, "alpha", "# %%\n1 / 0\n", extra_params="n = 3\nrate = 0.5\nnames = ['a']\n")
+    (mini_book / "book" / "profiles.yml").write_text("seed: 7\nafter: {beta: [alpha]}\nnotebooks: {}\n")
+    with pytest.raises(NotebookFailed, match="'alpha' failed in cell"):
+        run("smoke", root=mini_book, progress=False, jobs=2)
+    summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert [n["status"] for n in summary["notebooks"]] == ["failed", "pending"]
+    bad_jobs = cli("run", "--profile", "smoke", "--jobs", "0", cwd=mini_book)
+    assert bad_jobs.returncode == 2 and "--jobs must be an integer >= 1, got 0" in bad_jobs.stderr
+
+
 def test_timings_are_recorded_and_device_goes_only_where_taken(mini_book):
     run("smoke", root=mini_book, progress=True)
     timings = load_timings(mini_book / "_build" / "reports", "smoke")

@@ -42,6 +42,11 @@ def test_the_real_book_config_is_valid(repo_root):
         ("seed: 7\nnotebooks:\n  alpha: {smoke: {names: x}}\n", "expected list, got str"),
         ("seed: 7\nnotebooks:\n  alpha: {smoke: {seed: 1}}\n", "set by the pipeline"),
         ("seed: 7\nnotebooks:\n  alpha: {smoke: [1]}\n", "notebooks.alpha.smoke must be a mapping"),
+        ("seed: 7\nafter: [beta]\nnotebooks: {}\n", "'after' must map chapter names"),
+        ("seed: 7\nafter: {gamma: [alpha]}\nnotebooks: {}\n", "after.gamma: unknown notebook"),
+        ("seed: 7\nafter: {alpha: [beta]}\nnotebooks: {}\n",
+         "after.alpha: 'beta' is not a chapter before 'alpha' in _toc.yml; valid: none"),
+        ("seed: 7\nafter: {beta: alpha}\nnotebooks: {}\n", "after.beta must be a list of chapter names"),
     ],
 )
 def test_bad_profiles_are_refused_naming_file_key_and_type(mini_book, profiles_yml, message):
@@ -50,6 +55,14 @@ def test_bad_profiles_are_refused_naming_file_key_and_type(mini_book, profiles_y
         load_config(mini_book)
     assert message in str(info.value)
     assert "profiles.yml" in str(info.value)
+
+
+def test_after_lists_earlier_chapters_and_star_means_every_earlier_one(mini_book):
+    path = mini_book / "book" / "profiles.yml"
+    path.write_text("seed: 7\nafter: {beta: [alpha]}\nnotebooks: {}\n")
+    assert load_config(mini_book).after == {"beta": ("alpha",)}
+    path.write_text("seed: 7\nafter: {beta: '*', alpha: '*'}\nnotebooks: {}\n")
+    assert load_config(mini_book).after == {"beta": ("alpha",), "alpha": ()}
 
 
 def test_unknown_profile_and_notebook_list_valid_names(mini_book):

@@ -1,4 +1,5 @@
-"""Command line: ``python -m sgdtails run --profile {smoke,default,paper} [--only NAME ...] [--device D]``."""
+"""Command line: ``python -m sgdtails run --profile {smoke,default,paper} [--only NAME ...] [--device D]
+[--jobs N]``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     run.add_argument("--device", default=None,
                      help="run the chapters that take a device there (e.g. cuda); default: their own (cpu)")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="execute up to N chapters at once, each in its own process (default: 1); a chapter "
+                          "starts after those whose results it reads (after: in book/profiles.yml)")
     run.add_argument("--force", action="store_true",
                      help="execute chapters even when their source, parameters and library are unchanged")
     lst = sub.add_parser("list", help="list the chapters and profiles")
@@ -29,7 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.jobs < 1:
+        parser.error(f"--jobs must be an integer >= 1, got {args.jobs}")
     try:
         if args.command == "list":
             config = load_config(args.root)
@@ -38,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         try:
             runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress,
-                       force=args.force, device=args.device)
+                       force=args.force, device=args.device, jobs=args.jobs)
         except NotebookFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from tqdm.std import tqdm
 
 from sgdtails import __version__
 from sgdtails._core.cache import LOG_ENV, PROGRESS_ENV, canonical_params, library_fingerprint
+from sgdtails._core.validation import check_int
 from sgdtails.runner.profiles import BookConfig, check_profile, load_config
 
 #: environment variables that set the thread count of numpy's BLAS in the kernels
@@ -272,6 +275,10 @@ class _RunBar:
         guess = " (a guess: never run)" if name in self.guessed else ""
         self.bar.set_postfix_str(f"{name}, expected {self.expected[name]:.0f} s{guess}")
 
+    def running(self, names: Sequence[str]) -> None:
+        """Chapters in parallel: the bar advances only as they finish; it names those running."""
+        self.bar.set_postfix_str("running: " + (", ".join(names) or "-"))
+
     def finish(self, name: str, seconds: float) -> None:
         self.current = ""
         self.remaining.pop(name, None)
@@ -293,13 +300,16 @@ def run(
     progress: bool = True,
     force: bool = False,
     device: str | None = None,
+    jobs: int = 1,
 ) -> list[NotebookRun]:
     """Run the chapters (all of ``_toc.yml``, or ``only``) under ``profile``; write a run summary and each
     chapter's time (``_build/reports/timings-<profile>.json``, the next run's expectations).
 
     Chapters already executed with the same source, parameters and library are skipped unless ``force``.
     ``progress`` shows one bar for the whole run, in expected seconds. ``device`` goes to the chapters
-    that take one.
+    that take one. ``jobs`` > 1 executes up to that many chapters at once, each in its own process, a chapter
+    starting only after those it reads (``after`` in ``book/profiles.yml``); the numbers are the same as in
+    a sequential run (each result has its own seed and cache entry).
     """
     check_profile(profile)
     config = load_config(root)
@@ -311,6 +321,14 @@ def run(
     summary_path = reports / f"summary-{profile}.json"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     bar = _RunBar(names, load_timings(reports, profile), profile, progress)
+    jobs = check_int("jobs", jobs, low=1)
+    if jobs > 1:
+        try:
+            with _sigterm_as_interrupt():
+                return _run_parallel(config, names, profile, jobs, force=force, device=device, bar=bar,
+                                     summary_path=summary_path)
+        finally:
+            bar.close()
     try:
         with _sigterm_as_interrupt():
             for i, name in enumerate(names, 1):
@@ -333,6 +351,62 @@ def run(
     finally:
         bar.close()
     return runs
+
+
+def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: int, *, force: bool,
+                  device: str | None, bar: _RunBar, summary_path: Path) -> list[NotebookRun]:
+    """Up to ``jobs`` chapters at once on worker processes; a chapter is submitted once every chapter it comes
+    after (among ``names``) has finished, the longest expected first. A failure lets the running chapters
+    finish, submits nothing more and raises :class:`NotebookFailed`; an interrupt cancels what has not
+    started."""
+    reports = summary_path.parent
+    pending = list(names)
+    prerequisites = {n: set(config.after.get(n, ())) & set(names) for n in names}
+    done: dict[str, NotebookRun] = {}
+    running: dict[Future, str] = {}
+    failure: str | None = None
+
+    def record() -> None:
+        _write_summary(summary_path, profile, config.seed,
+                       [done.get(n, NotebookRun(name=n, status="pending")) for n in names])
+
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context)
+    try:
+        while pending or running:
+            finished_ok = {d for d, r in done.items() if r.status != "failed"}
+            ready = [n for n in pending if prerequisites[n] <= finished_ok]
+            ready.sort(key=lambda n: -bar.expected[n])
+            while failure is None and ready and len(running) < jobs:
+                name = ready.pop(0)
+                pending.remove(name)
+                running[pool.submit(run_notebook, config, name, profile, progress=False, force=force,
+                                    device=device)] = name
+            bar.running(sorted(running.values(), key=names.index))
+            if not running:
+                break  # a failure left chapters that cannot start
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                name = running.pop(fut)
+                try:
+                    done[name] = fut.result()
+                    bar.finish(name, done[name].seconds)
+                    _record_timing(reports, profile, done[name])
+                except NotebookFailed as exc:
+                    done[name] = NotebookRun(name=name, status="failed", error=str(exc))
+                    failure = failure or str(exc)
+            record()
+    except KeyboardInterrupt:
+        for fut, name in running.items():
+            fut.cancel()
+            done.setdefault(name, NotebookRun(name=name, status="interrupted"))
+        record()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if failure is not None:
+        raise NotebookFailed(failure)
+    return [done[n] for n in names]
 
 
 def _write_summary(path: Path, profile: str, root_seed: int, runs: Sequence[NotebookRun]) -> None:

@@ -3,6 +3,8 @@
 ``book/profiles.yml``::
 
     seed: 20241121            # root seed; every per-point seed is derived from it
+    after:                    # optional: chapters that read results another chapter caches
+      NAME: [OTHER, ...]      # start NAME after OTHER when chapters run in parallel ("*": every earlier one)
     notebooks:
       NAME:                   # a chapter book/NAME.py listed in _toc.yml
         smoke:   {key: value, ...}
@@ -10,7 +12,9 @@
         paper:   {...}
 
 Every key must be a variable of the chapter's ``parameters`` cell, with a value of the same type as the
-cell's default (an int is accepted where the default is a float). Everything is checked before anything runs.
+cell's default (an int is accepted where the default is a float). A chapter may only come after chapters
+that precede it in ``_toc.yml`` (so the sequential order always respects ``after``). Everything is checked
+before anything runs.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class BookConfig:
     notebooks: tuple[Notebook, ...]
     parameters: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(repr=False)
     repository: str = ""
+    #: chapter -> the chapters it must start after (their cached results are its inputs)
+    after: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -158,9 +164,10 @@ def load_config(root: str | Path = ".") -> BookConfig:
         raise ConfigError(f"{path}: malformed YAML ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with keys 'seed' and 'notebooks'")
-    unknown = set(raw) - {"seed", "notebooks"}
+    unknown = set(raw) - {"seed", "notebooks", "after"}
     if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; expected 'seed', 'notebooks'")
+        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; "
+                          "expected 'seed', 'after', 'notebooks'")
     seed = raw.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{path}: key 'seed' must be a non-negative int, got {seed!r}")
@@ -199,7 +206,34 @@ def load_config(root: str | Path = ".") -> BookConfig:
     for nb in notebooks:
         params.setdefault(nb.name, {p: {} for p in PROFILES})
     return BookConfig(root=root, seed=seed, notebooks=tuple(notebooks), parameters=params,
-                      repository=repository_url(root))
+                      repository=repository_url(root),
+                      after=_read_after(raw.get("after"), [nb.name for nb in notebooks], path))
+
+
+def _read_after(raw: Any, names: list[str], path: Path) -> dict[str, tuple[str, ...]]:
+    """``after`` of ``profiles.yml``: each chapter's prerequisites, all earlier in the ToC (``"*"``: every
+    earlier chapter)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: key 'after' must map chapter names to lists of chapter names")
+    after: dict[str, tuple[str, ...]] = {}
+    for name, before in raw.items():
+        if name not in names:
+            raise ConfigError(f"{path}: after.{name}: unknown notebook; valid names: {', '.join(names)}")
+        earlier = names[:names.index(name)]
+        if before == "*":
+            after[name] = tuple(earlier)
+            continue
+        if not isinstance(before, list) or not all(isinstance(b, str) for b in before):
+            raise ConfigError(f"{path}: after.{name} must be a list of chapter names or \"*\", "
+                              f"got {before!r}")
+        for b in before:
+            if b not in earlier:
+                raise ConfigError(f"{path}: after.{name}: {b!r} is not a chapter before {name!r} in "
+                                  f"_toc.yml; valid: {', '.join(earlier) or 'none'}")
+        after[name] = tuple(before)
+    return after
 
 
 def repository_url(root: Path) -> str:
