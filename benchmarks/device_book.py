@@ -4,22 +4,24 @@ Two steps::
 
     python benchmarks/device_book.py prepare --profile paper --device cuda --out .device
     # then, on the accelerator's machine, in the repository root (standard library + the book's runtime deps):
-    python3 .device/run_chapters.py --out $OUT
+    python3 .device/run_chapters.py --out $OUT --jobs 10
 
 ``prepare`` (here) writes, for every chapter of ``_toc.yml`` in order, a plain Python script: the chapter's
 code cells as the pipeline executes them (the parameters cell, then the values the pipeline injects for the
 profile: ``sgdtails.runner.pipeline.chapter_parameters``, with ``device`` for the chapters that take one),
-IPython magics commented out. It also writes a stub ``myst_nb`` (``glue`` does nothing) and the runner.
-The runner executes the scripts one by one in ``book/`` with ``src`` on the path, matplotlib's Agg backend and
-one BLAS thread, times each, stops at the first failure (naming the chapter and the error), and writes a JSON
-and a table of the times. The chapter ``reproduce`` (the build's environment, which needs the runner's
-packages) is skipped.
+IPython magics commented out. It also writes a stub ``myst_nb`` (``glue`` does nothing), a fallback
+``IPython.display`` (for an image without IPython), ``plan.json`` (the chapters, their ``after`` of
+``book/profiles.yml`` and the profile's last timings) and the runner, ``benchmarks/device_runner.py``: it runs
+each chapter in its own process, up to ``--jobs`` at once in the order ``--jobs`` of
+``python -m sgdtails run`` would, and writes a JSON of the times. The chapter ``reproduce`` (the build's
+environment, which needs the runner's packages) is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,55 +33,20 @@ sys.path.insert(0, str(HERE))
 
 from profile_book import _strip_magics, code_cells, resolve  # noqa: E402
 
+from sgdtails.runner.pipeline import load_timings  # noqa: E402
 from sgdtails.runner.profiles import load_config  # noqa: E402
 
 SKIPPED = ("reproduce",)
 
-RUNNER = r'''"""Run the prepared chapters in order, timing each (written by benchmarks/device_book.py)."""
-import argparse, json, os, sys, time, traceback
-from pathlib import Path
+IPYTHON_FALLBACK = '''"""Stand-in for IPython.display where IPython is missing (chapters glue Markdown)."""
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ["MPLBACKEND"] = "Agg"
-os.environ["SGDTAILS_PROGRESS"] = "0"
-sys.path[:0] = [str(HERE / "stubs"), str(ROOT / "src")]
-ap = argparse.ArgumentParser()
-ap.add_argument("--out", default=str(HERE))
-ap.add_argument("--only", nargs="*")
-args = ap.parse_args()
-plan = json.loads((HERE / "plan.json").read_text())
-times, status = {}, "ok"
-start_all = time.perf_counter()
-os.chdir(ROOT / "book")
-for entry in plan["chapters"]:
-    name = entry["name"]
-    if args.only and name not in args.only:
-        continue
-    code = compile((HERE / "chapters" / f"{name}.py").read_text(), f"<{name}>", "exec")
-    t0 = time.perf_counter()
-    try:
-        exec(code, {"__name__": "__main__"})
-    except BaseException:
-        times[name] = round(time.perf_counter() - t0, 2)
-        status = f"{name} failed: " + traceback.format_exc()[-3000:]
-        print(status, flush=True)
-        break
-    times[name] = round(time.perf_counter() - t0, 2)
-    import matplotlib.pyplot as plt
-    plt.close("all")
-    print(f"{name:20s} {times[name]:8.1f} s", flush=True)
-total = round(time.perf_counter() - start_all, 2)
-import torch
-report = {"profile": plan["profile"], "device": plan["device"], "status": status, "seconds": times,
-          "total_seconds": total, "torch": torch.__version__,
-          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-          "cores": os.cpu_count()}
-Path(args.out).mkdir(parents=True, exist_ok=True)
-(Path(args.out) / f"device-{plan['profile']}.json").write_text(json.dumps(report, indent=2))
-print(f"total {total:.1f} s ({status.splitlines()[0]})")
+
+class Markdown:
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+    def _repr_markdown_(self) -> str:
+        return self.data
 '''
 
 
@@ -101,9 +68,11 @@ def prepare(profile: str, device: str | None, out: Path) -> list[str]:
             if "parameters" in tags:
                 parts.append("# injected parameters\n" + injected)
         (out / "chapters" / f"{name}.py").write_text("\n\n".join(parts) + "\n")
-    plan = {"profile": profile, "device": device or "cpu", "chapters": [{"name": n} for n in names]}
+    plan = {"profile": profile, "device": device or "cpu", "chapters": [{"name": n} for n in names],
+            "after": {n: [b for b in config.after.get(n, ()) if b in names] for n in names},
+            "expected": load_timings(ROOT / "_build" / "reports", profile)}
     (out / "plan.json").write_text(json.dumps(plan, indent=2))
-    (out / "run_chapters.py").write_text(RUNNER)
+    shutil.copyfile(HERE / "device_runner.py", out / "run_chapters.py")
     return names
 
 
