@@ -14,6 +14,7 @@ from sgdtails import data
 from sgdtails.experiments import bounds_hold
 from sgdtails.linear import hsgd, sgd
 from sgdtails.linear import reduced as linear_reduced
+from sgdtails.linear.hsgd_multirate import run_hsgd_multirate
 from sgdtails.relu import law as relu_law
 from sgdtails.relu import reduced as relu_reduced
 from sgdtails.relu import simulate as relu_sim
@@ -123,3 +124,14 @@ def test_bounds_hold_on_cuda_agrees_with_the_cpu() -> None:
         width_cpu, width_gpu = (f[f"{method}_hi"] - f[f"{method}_lo"] for f in (cpu, gpu))
         se = np.hypot(width_cpu, width_gpu) / 3.92
         assert (np.abs(cpu[method] - gpu[method]) <= 4 * se).all(), (method, cpu[method], gpu[method])
+
+
+def test_multirate_hsgd_graph_replays_give_the_eager_numbers() -> None:
+    """One CUDA graph per pattern of moving groups: the same kernels on the same tensors as the eager loop,
+    so the same numbers, bit for bit (a run length that ends inside the slow groups' windows)."""
+    ds = data.jkr_dataset("Z")
+    gamma = data.jkr_settings("Z").gamma
+    runs = [run_hsgd_multirate(ds, gamma, n_runs=5000, n_iter=37, substeps=16, seed=3, device="cuda",
+                               cuda_graphs=graphs, progress=False) for graphs in (True, False)]
+    np.testing.assert_array_equal(runs[0].projections, runs[1].projections)
+    np.testing.assert_array_equal(runs[0].diverged, runs[1].diverged)

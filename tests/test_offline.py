@@ -127,6 +127,11 @@ def test_multirate_hsgd_agrees_with_fine_euler_maruyama(small):
     assert stats.ks_2samp(d_em, mr.distance).pvalue > 1e-3
 
 
+def test_cuda_graphs_need_a_cuda_device(small):
+    with pytest.raises(ValueError, match="cuda_graphs=True needs a CUDA device"):
+        run_hsgd_multirate(small, 0.1, n_runs=10, n_iter=2, cuda_graphs=True, progress=False)
+
+
 def test_windows_follow_the_rates():
     theta = np.array([1.0, 0.2, 0.01, 1e-5, 0.0])
     scheme = multirate_scheme(theta, substeps=16, max_step=0.05)

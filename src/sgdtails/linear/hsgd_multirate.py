@@ -32,6 +32,8 @@ seeds (:mod:`sgdtails._core.parallel`).
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,9 +103,23 @@ def _ou_factors(theta: torch.Tensor, span: float) -> tuple[torch.Tensor, torch.T
     return torch.exp(-x), ratio
 
 
+def _captured(step: Callable[[], None]) -> Any:
+    """``step`` (in-place CUDA work) recorded as a CUDA graph, not executed: one replay launches all its
+    kernels at once. ``None``, with a warning, where capture fails (the caller then steps eagerly)."""
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            step()
+    except RuntimeError as exc:
+        warnings.warn(f"CUDA graph capture failed, stepping eagerly: {exc}", RuntimeWarning, stacklevel=2)
+        return None
+    return graph
+
+
 def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref: np.ndarray, noise2: float,
                   proj: np.ndarray, proj_offset: np.ndarray, *, gamma: float, batch: int, n_iter: int,
-                  init_scale: float, seed: int, dtype: torch.dtype, threshold: float, device: torch.device):
+                  init_scale: float, seed: int, dtype: torch.dtype, threshold: float, device: torch.device,
+                  use_graphs: bool):
     m = scheme.substeps
     dt = 1.0 / m
 
@@ -119,39 +135,79 @@ def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref:
     n = s.size
     n_fine = n_iter * m
 
+    windows = [w for w, *_ in groups]  # ascending powers of two: the groups moving at step k are a prefix
+
+    def n_moving(k: int) -> int:
+        return sum(1 for w in windows if k % w == 0)
+
     def run_block(block: int, start: int, stop: int) -> dict[str, np.ndarray]:
         gen = torch_generator(derive_seed(seed, "hsgd-multirate", block), device)
         nb = stop - start
         e0 = (init_scale * torch.randn(nb, n, generator=gen, dtype=torch.float64, device=device)
               - torch.as_tensor(e_ref, device=device))
         e0 = e0.to(dtype)
+        # every tensor below is updated in place, so that a CUDA graph captured once replays the steps
         state = [e0[:, idx].clone() for _, idx, *_ in groups]
+        noise = [torch.empty_like(x) for x in state]
         part = [(x * x * sg).sum(1) for x, (_, _, sg, *_) in zip(state, groups, strict=True)]
-        two_l = sum(part, torch.full((nb,), noise2, dtype=dtype, device=device))
+        two_l = torch.empty(nb, dtype=dtype, device=device)
         # int 2L dt since the start (float64), and its value at each group's last move
         cumulative = torch.zeros(nb, dtype=torch.float64, device=device)
         at_move = [cumulative.clone() for _ in groups]
         alive = torch.ones(nb, dtype=torch.bool, device=device)
-        for k in range(1, n_fine + 1):
+
+        def recompute() -> None:  # 2L from its parts (no drift in float32)
+            two_l.fill_(noise2)
+            for p in part:
+                two_l.add_(p)
+
+        def move(g: int, decay: torch.Tensor, sd: torch.Tensor) -> None:
+            """Group ``g``'s exact OU transition over its window, driven by ``noise[g]``."""
+            sg, mg = groups[g][2], groups[g][3]
+            integral = (cumulative - at_move[g]).to(dtype).clamp_min(0)
+            x = state[g]
+            x.sub_(mg).mul_(decay).add_(mg)
+            x.addcmul_(noise[g], sd * integral.sqrt().unsqueeze(1))
+            new = (x * x * sg).sum(1)
+            two_l.add_(new - part[g])
+            part[g].copy_(new)
+            at_move[g].copy_(cumulative)
+
+        def fine_step(moving: int) -> None:
+            """One fine step in which the first ``moving`` groups move by a full window."""
             cumulative.add_(two_l.to(torch.float64), alpha=dt)
-            for g, (w, _, sg, mg, decay, sd) in enumerate(groups):
-                if k % w and k != n_fine:
-                    continue
-                span = w if k % w == 0 else k % w
-                if span != w:  # the last, shorter window
-                    decay, ratio = _ou_factors(th[groups[g][1]], span * dt)
+            for g in range(moving):
+                move(g, groups[g][4], groups[g][5])
+
+        def last_step(k: int) -> None:
+            """The last fine step: every group moves, by the rest of its window."""
+            cumulative.add_(two_l.to(torch.float64), alpha=dt)
+            for g, (w, it, sg, _, decay, sd) in enumerate(groups):
+                if k % w:
+                    decay, ratio = _ou_factors(th[it], (k % w) * dt)
                     sd = gamma * torch.sqrt(sg / batch * ratio)
-                integral = (cumulative - at_move[g]).to(dtype).clamp_min(0)
-                x = state[g]
-                x.sub_(mg).mul_(decay).add_(mg)
-                noise = torch.randn(nb, x.shape[1], generator=gen, dtype=dtype, device=device)
-                x.addcmul_(noise, sd * integral.sqrt().unsqueeze(1))
-                new = (x * x * sg).sum(1)
-                two_l += new - part[g]
-                part[g] = new
-                at_move[g] = cumulative.clone()
-            if k % m == 0:  # once per iteration, recompute the sum from its parts (no drift in float32)
-                two_l = sum(part, torch.full((nb,), noise2, dtype=dtype, device=device))
+                noise[g].normal_(generator=gen)
+                move(g, decay, sd)
+
+        recompute()
+        replays: dict[int, Any] = {}
+        graphs = use_graphs
+        for k in range(1, n_fine + 1):
+            if k == n_fine:
+                last_step(k)
+            else:
+                moving = n_moving(k)
+                for g in range(moving):  # the normals, in the order the groups use them
+                    noise[g].normal_(generator=gen)
+                if graphs and k > 1 and moving not in replays:  # step 1 (eager) initialises the kernels
+                    replays[moving] = _captured(lambda j=moving: fine_step(j))
+                    graphs = replays[moving] is not None
+                if graphs:
+                    replays[moving].replay()
+                else:
+                    fine_step(moving)
+            if k % m == 0:
+                recompute()
             if k % (64 * m) == 0 or k == n_fine:
                 alive &= torch.isfinite(two_l) & (two_l <= threshold)
         full = torch.empty(nb, n, dtype=torch.float64, device=device)
@@ -183,6 +239,7 @@ def run_hsgd_multirate(
     workers: int | None = None,
     divergence_threshold: float = 1e16,
     progress: bool = True,
+    cuda_graphs: bool | None = None,
 ) -> ProjectedRuns:
     """``n_runs`` runs of hSGD on ``dataset`` for ``n_iter`` units of time (iterations) from
     ``x_0 ~ init_scale N(0, I)``, by the multirate scheme of the module docstring.
@@ -191,6 +248,8 @@ def run_hsgd_multirate(
     ``theta_i * window`` of a coordinate moved less often than every fine step.
     Returns :class:`~sgdtails.linear.offline.ProjectedRuns` (projections on ``directions``, default ``q_1``).
     A run whose ``2L`` becomes non-finite or exceeds ``divergence_threshold`` is flagged as diverged.
+    ``cuda_graphs`` (default: on a CUDA device): replay each fine step's kernels as a CUDA graph, one per
+    pattern of moving groups (the loop is launch-bound on a GPU); the numbers are those of the eager loop.
     """
     if not isinstance(dataset, FiniteDataset):
         raise ValueError(f"dataset must be a FiniteDataset, got {type(dataset).__name__}")
@@ -209,11 +268,14 @@ def run_hsgd_multirate(
     mu = -delta * e_ref / (s + delta) if delta > 0 else np.zeros_like(s)
     u = check_directions(dataset, directions)
     dev = torch.device(device)
+    use_graphs = dev.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+    if use_graphs and dev.type != "cuda":
+        raise ValueError(f"cuda_graphs=True needs a CUDA device, got device={device!r}")
     if dev.type != "cpu":  # an accelerator takes every run at once
         block_size, workers = n_runs, 1
     run_block = _block_runner(scheme, s, mu, e_ref, float(dataset.noise2), v.T @ u, x_ref @ u, gamma=gamma,
                               batch=b, n_iter=n_iter, init_scale=init_scale, seed=int(seed),
-                              dtype=dtype, threshold=threshold, device=dev)
+                              dtype=dtype, threshold=threshold, device=dev, use_graphs=use_graphs)
     parts = map_blocks(run_block, block_ranges(n_runs, block_size), workers=workers, progress=progress,
                        desc=f"hSGD on {dataset.name}")
     return ProjectedRuns.from_blocks(parts, directions=u, method=f"hsgd-multirate-m{substeps}", gamma=gamma,
