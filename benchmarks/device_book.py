@@ -9,8 +9,8 @@ Two steps::
 ``prepare`` (here) writes, for every chapter of ``_toc.yml`` in order, a plain Python script: the chapter's
 code cells as the pipeline executes them (the parameters cell, then the values the pipeline injects for the
 profile: ``sgdtails.runner.pipeline.chapter_parameters``, with ``device`` for the chapters that take one),
-IPython magics commented out. It also writes a stub ``myst_nb`` (``glue`` does nothing), a fallback
-``IPython.display`` (for an image without IPython), ``plan.json`` (the chapters, their ``after`` of
+IPython magics commented out and IPython's display import replaced (the image may have no IPython). It
+also writes a stub ``myst_nb`` (``glue`` does nothing), ``plan.json`` (the chapters, their ``after`` of
 ``book/profiles.yml`` and the profile's last timings) and the runner, ``benchmarks/device_runner.py``: it runs
 each chapter in its own process, up to ``--jobs`` at once in the order ``--jobs`` of
 ``python -m sgdtails run`` would, and writes a JSON of the times. The chapter ``reproduce`` (the build's
@@ -38,16 +38,9 @@ from sgdtails.runner.profiles import load_config  # noqa: E402
 
 SKIPPED = ("reproduce",)
 
-IPYTHON_FALLBACK = '''"""Stand-in for IPython.display where IPython is missing (chapters glue Markdown)."""
-
-
-class Markdown:
-    def __init__(self, data: str) -> None:
-        self.data = data
-
-    def _repr_markdown_(self) -> str:
-        return self.data
-'''
+#: imports of display helpers the chapters glue, replaced here (``glue`` is a no-op outside a book build, and
+#: the accelerator's image may have no IPython)
+DISPLAY_IMPORTS = {"from IPython.display import Markdown": "Markdown = str  # (device harness)"}
 
 
 def prepare(profile: str, device: str | None, out: Path) -> list[str]:
@@ -64,7 +57,10 @@ def prepare(profile: str, device: str | None, out: Path) -> list[str]:
         injected = "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
         parts = []
         for src, tags in code_cells(nb.source):
-            parts.append(_strip_magics(src)[0])
+            code = _strip_magics(src)[0]
+            for line, stand_in in DISPLAY_IMPORTS.items():
+                code = code.replace(line, stand_in)
+            parts.append(code)
             if "parameters" in tags:
                 parts.append("# injected parameters\n" + injected)
         (out / "chapters" / f"{name}.py").write_text("\n\n".join(parts) + "\n")
