@@ -12,6 +12,7 @@ from scipy import stats
 
 from sgdtails import data
 from sgdtails.estimators import student_t
+from sgdtails.linear import hsgd_multirate
 from sgdtails.linear import offline_index as oi
 from sgdtails.linear.hsgd import run_hsgd
 from sgdtails.linear.hsgd_multirate import multirate_scheme, run_hsgd_multirate
@@ -125,6 +126,40 @@ def test_multirate_hsgd_agrees_with_fine_euler_maruyama(small):
     assert stats.ks_2samp(y_em, mr.projections[:, 0]).pvalue > 1e-3
     d_em = np.linalg.norm(em.final - small.x_ref, axis=1)
     assert stats.ks_2samp(d_em, mr.distance).pvalue > 1e-3
+
+
+class _RecordedStep:
+    """Stands in for a CUDA graph: recording does not run the step, each replay runs it."""
+
+    def __init__(self, step):
+        self.step = step
+        self.replays = 0
+
+    def replay(self):
+        self.replays += 1
+        self.step()
+
+
+def test_graph_replays_follow_the_eager_loop(small, monkeypatch):
+    """The replay logic of the CUDA-graph path (one recording per pattern of moving groups, recorded but
+    not run, replayed from step 2 on) gives the eager loop's numbers; checked here with recordings that
+    replay the Python step, since this machine has no GPU (tests/test_cuda.py checks real graphs)."""
+    recorded = []
+
+    def record(step):
+        recorded.append(_RecordedStep(step))
+        return recorded[-1]
+
+    monkeypatch.setattr(hsgd_multirate, "_graphs_supported", lambda device: True)
+    monkeypatch.setattr(hsgd_multirate, "_captured", record)
+    gamma = 0.6 / small.spectrum[0]
+    args = dict(n_runs=300, n_iter=37, substeps=8, seed=3, progress=False, dtype=torch.float64)
+    graphs = run_hsgd_multirate(small, gamma, cuda_graphs=True, **args)
+    eager = run_hsgd_multirate(small, gamma, cuda_graphs=False, **args)
+    np.testing.assert_array_equal(graphs.projections, eager.projections)
+    scheme = multirate_scheme(gamma * small.spectrum, substeps=8)
+    assert 1 <= len(recorded) <= len(scheme.windows) + 1
+    assert sum(r.replays for r in recorded) == 37 * 8 - 2  # every step but the first and the last
 
 
 def test_cuda_graphs_need_a_cuda_device(small):

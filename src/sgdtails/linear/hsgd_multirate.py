@@ -103,6 +103,11 @@ def _ou_factors(theta: torch.Tensor, span: float) -> tuple[torch.Tensor, torch.T
     return torch.exp(-x), ratio
 
 
+def _graphs_supported(device: torch.device) -> bool:
+    """Whether fine steps can be replayed as CUDA graphs on ``device``."""
+    return device.type == "cuda"
+
+
 def _captured(step: Callable[[], None]) -> Any:
     """``step`` (in-place CUDA work) recorded as a CUDA graph, not executed: one replay launches all its
     kernels at once. ``None``, with a warning, where capture fails (the caller then steps eagerly)."""
@@ -199,10 +204,11 @@ def _block_runner(scheme: MultirateScheme, s: np.ndarray, mu: np.ndarray, e_ref:
                 moving = n_moving(k)
                 for g in range(moving):  # the normals, in the order the groups use them
                     noise[g].normal_(generator=gen)
-                if graphs and k > 1 and moving not in replays:  # step 1 (eager) initialises the kernels
+                replay = graphs and k > 1  # step 1 runs eagerly: it initialises the kernels graphs capture
+                if replay and moving not in replays:
                     replays[moving] = _captured(lambda j=moving: fine_step(j))
-                    graphs = replays[moving] is not None
-                if graphs:
+                    replay = graphs = replays[moving] is not None
+                if replay:
                     replays[moving].replay()
                 else:
                     fine_step(moving)
@@ -268,8 +274,8 @@ def run_hsgd_multirate(
     mu = -delta * e_ref / (s + delta) if delta > 0 else np.zeros_like(s)
     u = check_directions(dataset, directions)
     dev = torch.device(device)
-    use_graphs = dev.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
-    if use_graphs and dev.type != "cuda":
+    use_graphs = _graphs_supported(dev) if cuda_graphs is None else bool(cuda_graphs)
+    if use_graphs and not _graphs_supported(dev):
         raise ValueError(f"cuda_graphs=True needs a CUDA device, got device={device!r}")
     if dev.type != "cpu":  # an accelerator takes every run at once
         block_size, workers = n_runs, 1
