@@ -31,6 +31,7 @@ label_noise = 0.5
 n_chains = 1000
 n_iters = 1000
 n_boot = 100
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -44,7 +45,7 @@ plotting.set_theme()
 NAME = "relu_conjecture"
 params = relu_conjecture.ConjectureParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches,
                                           dims=dims, label_noise=label_noise, n_chains=n_chains,
-                                          n_iters=n_iters, n_boot=n_boot)
+                                          n_iters=n_iters, n_boot=n_boot, device=device)
 
 # %% tags=["remove-cell"]
 cj = relu_conjecture.conjecture(params, seed=seed, cache_dir=cache_dir)

@@ -42,6 +42,7 @@ exact_walkers = 300
 exact_steps = 100
 exact_replicas = 4
 noiseless_iters = [250, 500, 1000, 2000, 4000]
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -57,7 +58,8 @@ NAME = "relu_sweeps"
 params = relu_sweeps.SweepsParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
                                   label_noise=label_noise, n_chains=n_chains, n_iters=n_iters,
                                   n_boot=n_boot, exact_walkers=exact_walkers, exact_steps=exact_steps,
-                                  exact_replicas=exact_replicas, noiseless_iters=noiseless_iters)
+                                  exact_replicas=exact_replicas, noiseless_iters=noiseless_iters,
+                                  device=device)
 
 # %% tags=["remove-cell"]
 sw = relu_sweeps.sweeps(params, seed=seed, cache_dir=cache_dir)

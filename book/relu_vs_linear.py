@@ -40,6 +40,7 @@ label_noise = 0.5
 n_chains = 1000
 n_iters = 1000
 n_boot = 100
+device = "cpu"
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -54,7 +55,7 @@ plotting.set_theme()
 NAME = "relu_vs_linear"
 params = relu_vs_linear.VsLinearParams(d=d, batch=batch, eta=eta, etas=etas, batches=batches, dims=dims,
                                        label_noise=label_noise, n_chains=n_chains, n_iters=n_iters,
-                                       n_boot=n_boot)
+                                       n_boot=n_boot, device=device)
 
 # %% tags=["remove-cell"]
 # the linear-regression contrast; the ReLU points are those of "Index against step size, batch size and

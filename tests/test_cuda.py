@@ -16,6 +16,7 @@ from sgdtails.linear import hsgd, sgd
 from sgdtails.linear import reduced as linear_reduced
 from sgdtails.linear.hsgd_multirate import run_hsgd_multirate
 from sgdtails.relu import law as relu_law
+from sgdtails.relu import radial as relu_radial
 from sgdtails.relu import reduced as relu_reduced
 from sgdtails.relu import simulate as relu_sim
 
@@ -135,3 +136,14 @@ def test_multirate_hsgd_graph_replays_give_the_eager_numbers() -> None:
                                cuda_graphs=graphs, progress=False) for graphs in (True, False)]
     np.testing.assert_array_equal(runs[0].projections, runs[1].projections)
     np.testing.assert_array_equal(runs[0].diverged, runs[1].diverged)
+
+
+@pytest.mark.parametrize("setup,noise", [("realizable", 0.5), ("binary", 0.0), ("linear", 0.5)])
+def test_radial_relu_on_cuda_matches_the_cpu_in_law(setup: str, noise: float) -> None:
+    """The radial sampler of Part II's sweeps on the GPU: |w_K - c| against the CPU's (KS, p > 1e-3)."""
+    kw = dict(d=10, batch=4, eta=0.5, n_chains=20000, n_iters=200, label_noise=noise, n_trajectories=2)
+    a = relu_radial.run_relu_radial("sgd", setup, seed=1, device="cuda", **kw)
+    b = relu_radial.run_relu_radial("sgd", setup, seed=2, device="cpu", **kw)
+    assert a.last.shape == b.last.shape and np.isfinite(a.last).all()
+    za, zb = (r.last_dev if setup != "binary" else r.last for r in (a, b))
+    assert stats.ks_2samp(np.linalg.norm(za, axis=1), np.linalg.norm(zb, axis=1)).pvalue > 1e-3

@@ -3,6 +3,8 @@ frame, the exact index per distinct law and the trend rule."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,13 @@ def test_grid_adds_the_base_point_to_each_sweep_and_shares_its_seed():
     assert len(base) == 3 * 6 and len({repr(sorted(p.items())) for p in base}) == 6
     assert all(p["sampler"] == "radial" for _, p in grid)
     assert {p["dtype"] for lab, p in grid if lab["data"] == "noiseless"} == {"float64"}
+
+
+def test_the_device_enters_the_points_keys_but_not_their_seeds():
+    cpu, gpu = TINY.grid(7), replace(TINY, device="cuda").grid(7)
+    assert all("device" not in p for _, p in cpu)  # CPU points and caches as before the option
+    assert all(p.pop("device") == "cuda" for _, p in gpu)
+    assert [p for _, p in gpu] == [p for _, p in cpu]  # the same seeds on every device
 
 
 def test_grid_frame_is_tidy_and_reproducible(tmp_path):
@@ -92,7 +101,7 @@ def test_spearman_trend():
     ({"n_chains": 5}, "n_chains"), ({"eta": 0.0}, "eta"), ({"sampler": "fast"}, "sampler"),
     ({"dims": (0,)}, "dims"), ({"hill_fraction": 0.7}, "hill_fraction"),
     ({"label_noise": 0.0}, "label_noise"),
-    ({"dtype": "half"}, "dtype")])
+    ({"dtype": "half"}, "dtype"), ({"device": "tpu"}, "device")])
 def test_bad_grid_parameters_are_refused(kwargs, name):
     with pytest.raises(ValueError, match=name):
         GridParams(**kwargs)

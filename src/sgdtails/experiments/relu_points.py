@@ -24,7 +24,7 @@ from sgdtails._core.cache import sweep
 from sgdtails._core.parallel import cached_sweep, default_workers
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
-from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
+from sgdtails._core.validation import check_choice, check_device, check_in_interval, check_int, check_positive
 from sgdtails.estimators.protocol import frame_from_arrays, measure_tail_index
 from sgdtails.linear.designs import gaussian_design
 from sgdtails.linear.sgd import run_sgd
@@ -74,7 +74,7 @@ def point_params(point: Mapping[str, Any]) -> dict[str, Any]:
     ignored)."""
     keys = ("algorithm", "setup", "d", "batch", "eta", "n_chains", "n_iters", "label_noise",
             "flip_prob", "input_law", "input_df", "seed", "dtype", "sampler",
-            "divergence_threshold", "n_trajectories")
+            "divergence_threshold", "n_trajectories", "device")
     return {k: point[k] for k in keys if k in point}
 
 
@@ -177,6 +177,8 @@ class GridParams:
     Defaults are the ``default`` profile of the chapters. ``hill_fraction``: Hill uses the top
     ``hill_fraction`` of each sample; ``sampler``: see :data:`SAMPLERS`; ``dtype`` of the noisy and binary
     runs and ``dtype_noiseless`` of the noiseless ones (float64: they contract far below float32's range).
+    ``device``: where the runs are simulated (``"cuda"`` on a GPU; the measurements and the variant's exact
+    index stay on the CPU); off the CPU it is part of every point (:meth:`device_key`).
     """
 
     d: int = 10
@@ -193,6 +195,7 @@ class GridParams:
     sampler: str = "radial"
     dtype: str = "float32"
     dtype_noiseless: str = "float64"
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_int("d", self.d, low=1)
@@ -209,6 +212,11 @@ class GridParams:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("dtype", self.dtype, ["float32", "float64"])
         check_choice("dtype_noiseless", self.dtype_noiseless, ["float32", "float64"])
+        check_device("device", self.device)
+
+    def device_key(self) -> dict[str, str]:
+        """The device as an entry of a point (absent on the CPU: CPU points and caches stay as they were)."""
+        return {} if self.device == "cpu" else {"device": self.device}
 
     def grid(self, seed: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """:func:`sweep_grid` of these parameters."""
@@ -216,7 +224,7 @@ class GridParams:
                           batches=list(self.batches), dims=list(self.dims),
                           label_noise=self.label_noise, n_chains=self.n_chains, n_iters=self.n_iters,
                           n_boot=self.n_boot, hill_k=self.hill_fraction, dtype=self.dtype,
-                          dtype_noiseless=self.dtype_noiseless, sampler=self.sampler)
+                          dtype_noiseless=self.dtype_noiseless, sampler=self.sampler, device=self.device)
 
 
 def sweep_grid(
@@ -237,6 +245,7 @@ def sweep_grid(
     dtype: str = "float32",
     dtype_noiseless: str = "float64",
     sampler: str = "radial",
+    device: str = "cpu",
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The points of the three Part II sweeps (eta, then b, then d, around the base point
     (``d``, ``batch``, ``eta``)), for every algorithm and data setting.
@@ -249,7 +258,7 @@ def sweep_grid(
     runs use
     ``dtype_noiseless`` (float64): they contract like exp(-c t) and reach float32's subnormal range
     (1e-38) within a thousand steps at some points of the grid. ``sampler`` is part of
-    every point (and so of its cache key).
+    every point (and so of its cache key), and so is ``device`` off the CPU (in the key, not in the seed).
     """
     etas = sorted({float(e) for e in etas} | {float(eta)})
     batches = sorted({int(v) for v in batches} | {int(batch)})
@@ -269,6 +278,8 @@ def sweep_grid(
                              dtype=dtype_noiseless if data == "noiseless" else dtype,
                              n_trajectories=0, sampler=sampler)
                 point["seed"] = derive_seed(seed, "relu-sweep", alg, data, dd, bb, ee)
+                if device != "cpu":
+                    point["device"] = device
                 out.append(({"sweep": name, "x": x, "algorithm": alg, "data": data}, point))
     return out
 
@@ -390,7 +401,7 @@ def linear_point(point: Mapping[str, Any], *, workers: int | None = None) -> dic
     the same update, in radial form, with x_true the random teacher); otherwise with
     :func:`sgdtails.linear.sgd.run_sgd` (its exact reduced sampler).
     ``point`` keys: d, batch, eta, label_noise, n_chains, n_iters, seed, and optionally sampler, n_boot,
-    n_boot_average, n_dbs, hill_k, dtype ("float32").
+    n_boot_average, n_dbs, hill_k, dtype ("float32"), device ("cpu").
     """
     d = check_int("d", point["d"], low=1)
     seed = int(point["seed"])
@@ -399,7 +410,8 @@ def linear_point(point: Mapping[str, Any], *, workers: int | None = None) -> dic
         with single_thread():
             rr = run_relu_radial("sgd", "linear", d=d, batch=batch, eta=eta, n_chains=int(point["n_chains"]),
                                  n_iters=int(point["n_iters"]), label_noise=noise, seed=seed,
-                                 n_trajectories=0, dtype=point.get("dtype", "float32"), workers=workers)
+                                 n_trajectories=0, dtype=point.get("dtype", "float32"), workers=workers,
+                                 device=point.get("device", "cpu"))
         last, average, centre, diverged = rr.last_dev, rr.average_dev, None, rr.diverged
         problem = gaussian_design(np.ones(d), sigma=noise, x_true=rr.w_star)
     else:
@@ -412,7 +424,7 @@ def linear_point(point: Mapping[str, Any], *, workers: int | None = None) -> dic
         with single_thread():
             run = run_sgd(problem, eta, batch, n_chains=int(point["n_chains"]), n_iter=int(point["n_iters"]),
                           x0=x0 / math.sqrt(d), average=True, seed=derive_seed(seed, "linear-batches"),
-                          dtype=dtype)
+                          dtype=dtype, device=point.get("device", "cpu"))
         last, average, centre, diverged = run.final, run.average, run.x_star, run.diverged
     res = measure_tail_index(last, average, centre, diverged=diverged, n_boot=int(point.get("n_boot", 200)),
                              n_dbs=int(point.get("n_dbs", 500)), hill_k=point.get("hill_k"),

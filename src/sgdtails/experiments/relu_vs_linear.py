@@ -86,6 +86,7 @@ def _linear_points(params: GridParams, seed: int) -> list[tuple[dict[str, Any], 
                      n_chains=params.n_chains, n_iters=params.n_iters, n_boot=params.n_boot,
                      n_boot_average=0, hill_k=params.hill_fraction, sampler=params.sampler)
             q["seed"] = derive_seed(seed, "linear", q["d"], q["batch"], q["eta"])
+            q |= params.device_key()
             out.append(({"sweep": lab["sweep"], "x": lab["x"]}, q))
     return out
 
