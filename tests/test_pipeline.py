@@ -70,7 +70,7 @@ def test_failing_notebook_names_cell_and_keeps_partial_output(mini_book):
 def test_cli_exit_codes_and_messages(mini_book):
     ok = cli("run", "--profile", "smoke", "--only", "beta", "--no-progress", cwd=mini_book)
     assert ok.returncode == 0, ok.stderr
-    assert "beta" in ok.stdout and "total" in ok.stdout
+    assert "beta" in ok.stdout and "total" in ok.stdout and "wall clock" in ok.stdout
     bad_profile = cli("run", "--profile", "fast", cwd=mini_book)
     assert bad_profile.returncode == 2 and "valid profiles: smoke, default, paper" in bad_profile.stderr
     bad_name = cli("run", "--profile", "smoke", "--only", "gamma", cwd=mini_book)

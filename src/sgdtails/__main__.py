@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 from sgdtails.runner.pipeline import NotebookFailed, format_summary, run
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("profiles:", ", ".join(PROFILES))
             print("notebooks:", ", ".join(config.names))
             return 0
+        start = time.perf_counter()
         try:
             runs = run(args.profile, args.only, root=args.root, progress=not args.no_progress,
                        force=args.force, device=args.device, jobs=args.jobs)
@@ -53,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("interrupted: finished sweep points are cached; run again to resume", file=sys.stderr)
             return 130
         print(format_summary(runs))
+        print(f"wall clock {time.perf_counter() - start:.1f} s")
         return 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

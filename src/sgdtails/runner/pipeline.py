@@ -442,4 +442,4 @@ def format_summary(runs: Sequence[NotebookRun]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     total = sum(r.seconds for r in runs)
-    return "\n".join([*lines, f"total {total:.1f} s"])
+    return "\n".join([*lines, f"total {total:.1f} s (the chapters' times added up)"])
