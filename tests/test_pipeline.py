@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -96,9 +98,6 @@ out = sweep(cache_dir, "slow", [{"i": i, "seed": seed} for i in range(n)], compu
 
 
 def test_terminated_run_resumes_from_finished_points(mini_book):
-    import signal
-    import time
-
     write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params="n = 12\nrate = 0.5\nnames = ['a']\n")
     (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
     proc = subprocess.Popen([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--only", "alpha",
@@ -159,6 +158,29 @@ def test_parallel_run_names_the_failing_chapter_and_skips_what_comes_after_it(mi
     assert [n["status"] for n in summary["notebooks"]] == ["failed", "pending"]
     bad_jobs = cli("run", "--profile", "smoke", "--jobs", "0", cwd=mini_book)
     assert bad_jobs.returncode == 2 and "--jobs must be an integer >= 1, got 0" in bad_jobs.stderr
+
+
+def test_terminated_parallel_run_stops_its_chapters_and_resumes(mini_book):
+    write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params="n = 40\nrate = 0.5\nnames = ['a']\n")
+    (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--jobs", "2",
+                             "--no-progress"], cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    slow = mini_book / "_build" / "cache" / "slow"
+    deadline = time.monotonic() + 120
+    while len(list(slow.glob("*.npz"))) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
+        time.sleep(0.05)
+    killed = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert time.monotonic() - killed < 15, "the running chapter was not stopped"
+    finished = len(list(slow.glob("*.npz")))
+    assert 3 <= finished < 40
+    summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
+    assert {n["name"]: n["status"] for n in summary["notebooks"]}["alpha"] == "interrupted"
+    resumed = run("smoke", ["alpha"], root=mini_book, progress=False)
+    assert resumed[0].cache_hits >= finished and resumed[0].cache_misses <= 40 - finished
 
 
 def test_timings_are_recorded_and_device_goes_only_where_taken(mini_book):

@@ -353,6 +353,14 @@ def run(
     return runs
 
 
+def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Send SIGINT to the pool's workers: a chapter being executed stops (papermill shuts its kernel down),
+    its finished points stay cached, and the worker returns to the pool, which then shuts down."""
+    for process in list(getattr(pool, "_processes", {}).values()):  # no public handle on the workers
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGINT)
+
+
 def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: int, *, force: bool,
                   device: str | None, bar: _RunBar, summary_path: Path) -> list[NotebookRun]:
     """Up to ``jobs`` chapters at once on worker processes; a chapter is submitted once every chapter it comes
@@ -401,7 +409,8 @@ def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: 
             fut.cancel()
             done.setdefault(name, NotebookRun(name=name, status="interrupted"))
         record()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _interrupt_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     if failure is not None:
