@@ -9,12 +9,12 @@ Two steps::
 ``prepare`` (here) writes, for every chapter of ``_toc.yml`` in order, a plain Python script: the chapter's
 code cells as the pipeline executes them (the parameters cell, then the values the pipeline injects for the
 profile: ``sgdtails.runner.pipeline.chapter_parameters``, with ``device`` for the chapters that take one),
-IPython magics commented out and IPython's display import replaced (the image may have no IPython). It
-also writes a stub ``myst_nb`` (``glue`` does nothing), ``plan.json`` (the chapters, their ``after`` of
-``book/profiles.yml`` and the profile's last timings) and the runner, ``benchmarks/device_runner.py``: it runs
-each chapter in its own process, up to ``--jobs`` at once in the order ``--jobs`` of
-``python -m sgdtails run`` would, and writes a JSON of the times. The chapter ``reproduce`` (the build's
-environment, which needs the runner's packages) is skipped.
+IPython magics commented out and IPython's display import replaced (the image may have no IPython). It also
+writes a stub ``myst_nb`` (``glue`` does nothing), ``plan.json`` (the chapters, their ``after`` of
+``book/profiles.yml`` and their critical paths from the profile's last timings) and the runner,
+``benchmarks/device_runner.py``: it runs each chapter in its own process, up to ``--jobs`` at once in the
+order ``--jobs`` of ``python -m sgdtails run`` would, and writes a JSON of the times. The chapter
+``reproduce`` (the build's environment, which needs the runner's packages) is skipped.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from profile_book import _strip_magics, code_cells, resolve  # noqa: E402
 
-from sgdtails.runner.pipeline import load_timings  # noqa: E402
+from sgdtails.runner.pipeline import chapter_priorities, load_timings  # noqa: E402
 from sgdtails.runner.profiles import load_config  # noqa: E402
 
 SKIPPED = ("reproduce",)
@@ -64,9 +64,10 @@ def prepare(profile: str, device: str | None, out: Path) -> list[str]:
             if "parameters" in tags:
                 parts.append("# injected parameters\n" + injected)
         (out / "chapters" / f"{name}.py").write_text("\n\n".join(parts) + "\n")
+    after = {n: [b for b in config.after.get(n, ()) if b in names] for n in names}
+    expected = load_timings(ROOT / "_build" / "reports", profile)
     plan = {"profile": profile, "device": device or "cpu", "chapters": [{"name": n} for n in names],
-            "after": {n: [b for b in config.after.get(n, ()) if b in names] for n in names},
-            "expected": load_timings(ROOT / "_build" / "reports", profile)}
+            "after": after, "priority": chapter_priorities(names, after, expected)}
     (out / "plan.json").write_text(json.dumps(plan, indent=2))
     shutil.copyfile(HERE / "device_runner.py", out / "run_chapters.py")
     return names

@@ -4,12 +4,12 @@ Standard library only (plus torch for the report), so that it runs under the acc
 
     python3 .device/run_chapters.py --out $OUT [--jobs N] [--only NAME ...]
 
-Each chapter runs in its own process (``--one NAME``), in ``book/``, with the stubs and ``src`` on the
-path, matplotlib's Agg backend and one BLAS thread. ``--jobs N`` runs up to N chapters at once, a chapter
-starting only after those it comes after (``after`` of ``book/profiles.yml``, copied into ``plan.json``),
-the longest expected first (the profile's last timings); ``--jobs 1`` runs them in the book's order. A failed
-chapter's dependents are not started; the others still run (to measure as much as one call allows). Writes
-``device-<profile>-jobs<N>.json``: each chapter's wall time, the total, the GPU and the cores.
+Each chapter runs in its own process (``--one NAME``), in ``book/``, with the stubs and ``src`` on the path,
+matplotlib's Agg backend and one BLAS thread. ``--jobs N`` runs up to N chapters at once, a chapter starting
+only after those it comes after (``after`` of ``book/profiles.yml``, copied into ``plan.json``), the longest
+critical path first (``priority``: the profile's last timings); ``--jobs 1`` runs them in the book's order. A
+failed chapter's dependents are not started; the others still run (to measure as much as one call allows).
+Writes ``device-<profile>-jobs<N>.json``: each chapter's wall time, the total, the GPU and the cores.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def _one(name: str) -> int:
 def _schedule(plan: dict, names: list[str], jobs: int) -> tuple[dict[str, float], str, float]:
     """Run ``names`` on up to ``jobs`` processes respecting ``plan["after"]``; (times, status, total)."""
     after = {n: set(plan.get("after", {}).get(n, [])) & set(names) for n in names}
-    expected = plan.get("expected", {})
+    priority = plan.get("priority", {})
     times: dict[str, float] = {}
     status = "ok"
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     pending, done = list(names), set()
     start = time.perf_counter()
     while pending or running:
-        ready = sorted((n for n in pending if after[n] <= done), key=lambda n: -expected.get(n, 0.0))
+        ready = sorted((n for n in pending if after[n] <= done), key=lambda n: -priority.get(n, 0.0))
         while ready and len(running) < jobs:  # after a failure, what does not depend on it still runs
             name = ready.pop(0)
             pending.remove(name)

@@ -11,7 +11,14 @@ import time
 import nbformat
 import pytest
 
-from sgdtails.runner.pipeline import NotebookFailed, chapter_parameters, format_summary, load_timings, run
+from sgdtails.runner.pipeline import (
+    NotebookFailed,
+    chapter_parameters,
+    chapter_priorities,
+    format_summary,
+    load_timings,
+    run,
+)
 from sgdtails.runner.profiles import ConfigError, load_config
 from tests.conftest import write_chapter
 
@@ -147,6 +154,13 @@ def test_parallel_run_respects_after_and_reports_in_toc_order(mini_book):
     assert [n["status"] for n in summary["notebooks"]] == ["ok", "ok"]
     with pytest.raises(ValueError, match="jobs"):
         run("smoke", root=mini_book, progress=False, jobs=0)
+
+
+def test_a_chapter_others_wait_for_starts_first():
+    names = ["a", "b", "c", "d"]
+    pr = chapter_priorities(names, {"c": ["a"], "d": ["c"]}, {"a": 10.0, "b": 50.0, "c": 30.0, "d": 20.0})
+    assert pr == {"a": 60.0, "b": 50.0, "c": 50.0, "d": 20.0}  # a: 10 + c's 30 + d's 20
+    assert max(["a", "b"], key=pr.get) == "a"  # not b, the longest on its own
 
 
 def test_parallel_run_names_the_failing_chapter_and_skips_what_comes_after_it(mini_book):

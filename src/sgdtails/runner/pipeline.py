@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -353,6 +353,18 @@ def run(
     return runs
 
 
+def chapter_priorities(names: Sequence[str], after: Mapping[str, Sequence[str]],
+                       expected: Mapping[str, float]) -> dict[str, float]:
+    """Each chapter's expected time plus the longest chain of chapters that come after it (its critical
+    path, in seconds): ``--jobs`` starts the ready chapter with the largest first, so a chapter others wait
+    for starts early."""
+    dependents = {n: [m for m in names if n in after.get(m, ())] for n in names}
+    priority: dict[str, float] = {}
+    for name in reversed(list(names)):  # after: only lists earlier chapters, so dependents are done
+        priority[name] = expected.get(name, 0.0) + max((priority[m] for m in dependents[name]), default=0.0)
+    return priority
+
+
 def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
     """Send SIGINT to the pool's workers: a chapter being executed stops (papermill shuts its kernel down),
     its finished points stay cached, and the worker returns to the pool, which then shuts down."""
@@ -364,12 +376,14 @@ def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
 def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: int, *, force: bool,
                   device: str | None, bar: _RunBar, summary_path: Path) -> list[NotebookRun]:
     """Up to ``jobs`` chapters at once on worker processes; a chapter is submitted once every chapter it comes
-    after (among ``names``) has finished, the longest expected first. A failure lets the running chapters
+    after (among ``names``) has finished, the one with the longest critical path first
+    (:func:`chapter_priorities`). A failure lets the running chapters
     finish, submits nothing more and raises :class:`NotebookFailed`; an interrupt cancels what has not
     started."""
     reports = summary_path.parent
     pending = list(names)
     prerequisites = {n: set(config.after.get(n, ())) & set(names) for n in names}
+    priority = chapter_priorities(names, config.after, bar.expected)
     done: dict[str, NotebookRun] = {}
     running: dict[Future, str] = {}
     failure: str | None = None
@@ -384,7 +398,7 @@ def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: 
         while pending or running:
             finished_ok = {d for d, r in done.items() if r.status != "failed"}
             ready = [n for n in pending if prerequisites[n] <= finished_ok]
-            ready.sort(key=lambda n: -bar.expected[n])
+            ready.sort(key=lambda n: -priority[n])
             while failure is None and ready and len(running) < jobs:
                 name = ready.pop(0)
                 pending.remove(name)
