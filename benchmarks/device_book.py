@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from profile_book import _strip_magics, code_cells, resolve  # noqa: E402
 
-from sgdtails.runner.pipeline import chapter_priorities, load_timings  # noqa: E402
+from sgdtails.runner.pipeline import chapter_priorities, expected_times  # noqa: E402
 from sgdtails.runner.profiles import load_config  # noqa: E402
 
 SKIPPED = ("reproduce",)
@@ -65,7 +65,7 @@ def prepare(profile: str, device: str | None, out: Path) -> list[str]:
                 parts.append("# injected parameters\n" + injected)
         (out / "chapters" / f"{name}.py").write_text("\n\n".join(parts) + "\n")
     after = {n: [b for b in config.after.get(n, ()) if b in names] for n in names}
-    expected = load_timings(ROOT / "_build" / "reports", profile)
+    expected = expected_times(config, profile)
     plan = {"profile": profile, "device": device or "cpu", "chapters": [{"name": n} for n in names],
             "after": after, "priority": chapter_priorities(names, after, expected)}
     (out / "plan.json").write_text(json.dumps(plan, indent=2))

@@ -15,6 +15,7 @@ from sgdtails.runner.pipeline import (
     NotebookFailed,
     chapter_parameters,
     chapter_priorities,
+    expected_times,
     format_summary,
     load_timings,
     run,
@@ -198,7 +199,12 @@ def test_terminated_parallel_run_stops_its_chapters_and_resumes(mini_book):
 
 
 def test_timings_are_recorded_and_device_goes_only_where_taken(mini_book):
+    path = mini_book / "book" / "profiles.yml"
+    path.write_text(path.read_text() + "expected_seconds: {smoke: {alpha: 12, beta: 3.5}}\n")
+    assert expected_times(load_config(mini_book), "smoke") == {"alpha": 12.0, "beta": 3.5}  # before any run
     run("smoke", root=mini_book, progress=True)
+    measured = expected_times(load_config(mini_book), "smoke")
+    assert measured == load_timings(mini_book / "_build" / "reports", "smoke")  # this checkout's own
     timings = load_timings(mini_book / "_build" / "reports", "smoke")
     assert set(timings) == {"alpha", "beta"} and all(v > 0 for v in timings.values())
     config = load_config(mini_book)

@@ -19,6 +19,8 @@ def test_valid_config_loads(mini_book):
 def test_the_real_book_config_is_valid(repo_root):
     config = load_config(repo_root)
     assert config.names, "no runnable chapter in _toc.yml"
+    for profile in ("smoke", "default", "paper"):  # every chapter has a first-run expectation
+        assert set(config.expected_seconds[profile]) == set(config.names), profile
     for name in config.names:
         for profile in ("smoke", "default", "paper"):
             config.parameters_for(name, profile)
@@ -47,6 +49,12 @@ def test_the_real_book_config_is_valid(repo_root):
         ("seed: 7\nafter: {alpha: [beta]}\nnotebooks: {}\n",
          "after.alpha: 'beta' is not a chapter before 'alpha' in _toc.yml; valid: none"),
         ("seed: 7\nafter: {beta: alpha}\nnotebooks: {}\n", "after.beta must be a list of chapter names"),
+        ("seed: 7\nexpected_seconds: {fast: {alpha: 1}}\nnotebooks: {}\n",
+         "expected_seconds.fast: unknown profile"),
+        ("seed: 7\nexpected_seconds: {smoke: {gamma: 1}}\nnotebooks: {}\n",
+         "expected_seconds.smoke.gamma: unknown notebook"),
+        ("seed: 7\nexpected_seconds: {smoke: {alpha: -2}}\nnotebooks: {}\n",
+         "expected_seconds.smoke.alpha must be a positive number of seconds, got -2"),
     ],
 )
 def test_bad_profiles_are_refused_naming_file_key_and_type(mini_book, profiles_yml, message):

@@ -230,6 +230,14 @@ def load_timings(reports_dir: str | Path, profile: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
 
 
+def expected_times(config: BookConfig, profile: str) -> dict[str, float]:
+    """Seconds each chapter is expected to take under ``profile``: this checkout's last run
+    (:func:`load_timings`), else the times measured when the book was written (``expected_seconds`` of
+    ``book/profiles.yml``)."""
+    reports = build_dirs(config.root)["reports"]
+    return dict(config.expected_seconds.get(profile, {})) | load_timings(reports, profile)
+
+
 def _record_timing(reports_dir: Path, profile: str, run: NotebookRun) -> None:
     if run.status != "ok":
         return
@@ -320,7 +328,7 @@ def run(
     reports = build_dirs(config.root)["reports"]
     summary_path = reports / f"summary-{profile}.json"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    bar = _RunBar(names, load_timings(reports, profile), profile, progress)
+    bar = _RunBar(names, expected_times(config, profile), profile, progress)
     jobs = check_int("jobs", jobs, low=1)
     if jobs > 1:
         try:

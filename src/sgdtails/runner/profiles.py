@@ -5,6 +5,8 @@
     seed: 20241121            # root seed; every per-point seed is derived from it
     after:                    # optional: chapters that read results another chapter caches
       NAME: [OTHER, ...]      # start NAME after OTHER when chapters run in parallel ("*": every earlier one)
+    expected_seconds:         # optional: measured times per profile and chapter, used until a run of
+      paper: {NAME: 94, ...}  # this checkout has recorded its own (_build/reports/timings-<profile>.json)
     notebooks:
       NAME:                   # a chapter book/NAME.py listed in _toc.yml
         smoke:   {key: value, ...}
@@ -58,6 +60,8 @@ class BookConfig:
     repository: str = ""
     #: chapter -> the chapters it must start after (their cached results are its inputs)
     after: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: profile -> chapter -> seconds measured on the development machine (the first run's expectations)
+    expected_seconds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -164,10 +168,10 @@ def load_config(root: str | Path = ".") -> BookConfig:
         raise ConfigError(f"{path}: malformed YAML ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with keys 'seed' and 'notebooks'")
-    unknown = set(raw) - {"seed", "notebooks", "after"}
+    unknown = set(raw) - {"seed", "notebooks", "after", "expected_seconds"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; "
-                          "expected 'seed', 'after', 'notebooks'")
+                          "expected 'seed', 'after', 'expected_seconds', 'notebooks'")
     seed = raw.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"{path}: key 'seed' must be a non-negative int, got {seed!r}")
@@ -207,7 +211,34 @@ def load_config(root: str | Path = ".") -> BookConfig:
         params.setdefault(nb.name, {p: {} for p in PROFILES})
     return BookConfig(root=root, seed=seed, notebooks=tuple(notebooks), parameters=params,
                       repository=repository_url(root),
-                      after=_read_after(raw.get("after"), [nb.name for nb in notebooks], path))
+                      after=_read_after(raw.get("after"), [nb.name for nb in notebooks], path),
+                      expected_seconds=_read_expected(raw.get("expected_seconds"),
+                                                      [nb.name for nb in notebooks], path))
+
+
+def _read_expected(raw: Any, names: list[str], path: Path) -> dict[str, dict[str, float]]:
+    """``expected_seconds`` of ``profiles.yml``: profile -> chapter -> positive seconds."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: key 'expected_seconds' must map profiles to {{chapter: seconds}}")
+    out: dict[str, dict[str, float]] = {}
+    for profile, times in raw.items():
+        if profile not in PROFILES:
+            raise ConfigError(f"{path}: expected_seconds.{profile}: unknown profile; "
+                              f"valid profiles: {', '.join(PROFILES)}")
+        if not isinstance(times, Mapping):
+            raise ConfigError(f"{path}: expected_seconds.{profile} must map chapter names to seconds")
+        out[profile] = {}
+        for name, sec in times.items():
+            if name not in names:
+                raise ConfigError(f"{path}: expected_seconds.{profile}.{name}: unknown notebook; "
+                                  f"valid names: {', '.join(names)}")
+            if isinstance(sec, bool) or not isinstance(sec, (int, float)) or not sec > 0:
+                raise ConfigError(f"{path}: expected_seconds.{profile}.{name} must be a positive number of "
+                                  f"seconds, got {sec!r}")
+            out[profile][name] = float(sec)
+    return out
 
 
 def _read_after(raw: Any, names: list[str], path: Path) -> dict[str, tuple[str, ...]]:
