@@ -36,6 +36,12 @@ class CacheCorruptionWarning(UserWarning):
     """A cache entry failed its checksum or could not be read and was recomputed."""
 
 
+def device_entry(device: str) -> dict[str, str]:
+    """The device as an entry of a cache key (and, where the caller wants it, of a seed): ``{}`` on the CPU,
+    so that CPU keys and numbers stay what they were before a device option existed."""
+    return {} if device == "cpu" else {"device": device}
+
+
 def canonical_params(params: Mapping[str, Any]) -> str:
     """Canonical JSON of ``params`` (sorted keys; numpy scalars and arrays as lists)."""
 

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from sgdtails import data, theory
+from sgdtails._core.cache import device_entry
 from sgdtails._core.parallel import cached_sweep
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.threads import single_thread
@@ -142,7 +143,7 @@ def _common(params: BoundsParams, seed: int) -> dict[str, Any]:
     they are)."""
     return ({"n_chains": params.n_chains, "n_iter": params.n_iter, "hill_fraction": params.hill_fraction,
              "max_step": params.hsgd_max_step, "kw": params.kesten_walkers, "ks": params.kesten_steps,
-             "seed": seed} | ({} if params.device == "cpu" else {"device": params.device}))
+             "seed": seed} | device_entry(params.device))
 
 
 def _hill_of(res: Any, hill_fraction: float) -> tuple[float, float, float, int]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgdtails._core.cache import cached, sweep
+from sgdtails._core.cache import cached, device_entry, sweep
 from sgdtails._core.parallel import cached_sweep, map_blocks
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_device, check_in_interval, check_int, check_positive
@@ -113,11 +113,6 @@ class OpenQuestionParams:
         ``K - 1``, or ``update_cap`` when that is smaller and positive (as in the previous chapter)."""
         k = jkr_settings(name).n_updates
         return min(k, self.update_cap) if self.update_cap else k
-
-
-def _device(params: OpenQuestionParams) -> dict[str, str]:
-    """The device as a cache-key entry (absent on the CPU, so CPU keys stay as they are)."""
-    return {} if params.device == "cpu" else {"device": params.device}
 
 
 def _rigorous(name: str, gamma: float, power_iterations: int) -> dict[str, float | bool]:
@@ -236,7 +231,7 @@ def sgd_and_hsgd(params: OpenQuestionParams, *, seed: int, cache_dir: str | None
         b = jkr_bounds(jkr_dataset(name), gamma=st.gamma, batch_size=st.batch_size, delta=st.delta)
         sgd = sgd_runs(name, params.n_runs, k, seed=seed, cache_dir=cache_dir, device=params.device)
         base = ({"dataset": name, "gamma": st.gamma, "n_iter": k, "init_scale": st.init_scale}
-                | _device(params))
+                | device_entry(params.device))
         point = base | {"n_runs": params.hsgd_runs, "substeps": params.substeps, "max_step": params.max_step,
                         "seed": derive_seed(seed, NAME, "hsgd", name)}
         hs = cached(cache_dir, "jkr-hsgd", point, lambda p=point: _hsgd_point(p))
@@ -277,7 +272,7 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
             rows.append({"data set": name, "gamma/gamma_bar": float(frac), "gamma": gamma,
                          "eta_*": b.eta_lower, "eta^*": b.eta_upper, "eta_* proven": b.lower_valid})
             common = {"dataset": name, "gamma": gamma, "n_iter": k, "init_scale": st.init_scale,
-                      "n_runs": params.sweep_runs} | _device(params)
+                      "n_runs": params.sweep_runs} | device_entry(params.device)
             sgd_points.append(common | {"seed": derive_seed(seed, NAME, "sweep-sgd", name, float(frac))})
             hsgd_points.append(common | {"substeps": params.sweep_substeps, "max_step": params.max_step,
                                          "seed": derive_seed(seed, NAME, "sweep-hsgd", name, float(frac))})

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from sgdtails._core.cache import cached
+from sgdtails._core.cache import cached, device_entry
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_device, check_int, check_positive
 from sgdtails.data import JKR_DATASETS, JKR_PUBLISHED, check_jkr_names, jkr_dataset, jkr_settings
@@ -126,7 +126,7 @@ def sgd_runs(name: str, n_runs: int, n_updates: int, *, seed: int, cache_dir: st
     ds = jkr_dataset(name)
     point = {"dataset": name, "n_runs": int(n_runs), "n_updates": int(n_updates), "gamma": st.gamma,
              "batch_size": st.batch_size, "delta": st.delta, "init_scale": st.init_scale, "seed": int(seed),
-             "batch_rows": "distinct", "dtype": "float32"} | ({} if device == "cpu" else {"device": device})
+             "batch_rows": "distinct", "dtype": "float32"} | device_entry(device)
 
     def compute() -> dict[str, np.ndarray]:
         res = run_offline_sgd(ds, st.gamma, st.batch_size, delta=st.delta / ds.n, n_runs=n_runs,
@@ -261,8 +261,8 @@ def figure2(params: ReproduceParams, *, seed: int, cache_dir: str | None = None)
     for name in params.datasets:
         ds = jkr_dataset(name)
         point = {"dataset": name, "n_networks": params.mlp_networks, "n_steps": params.mlp_steps,
-                 "lr": params.mlp_lr, "hidden": 64, "init": "shared", "seed": int(seed)} | (
-                     {} if params.device == "cpu" else {"device": params.device})
+                 "lr": params.mlp_lr, "hidden": 64, "init": "shared", "seed": int(seed),
+                 **device_entry(params.device)}
 
         def compute(ds=ds, name: str = name) -> dict[str, np.ndarray]:
             runs = train_networks(ds.features, ds.targets, n_networks=params.mlp_networks,

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from sgdtails._core.cache import sweep
+from sgdtails._core.cache import device_entry, sweep
 from sgdtails._core.parallel import cached_sweep, default_workers
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
@@ -178,7 +178,8 @@ class GridParams:
     ``hill_fraction`` of each sample; ``sampler``: see :data:`SAMPLERS`; ``dtype`` of the noisy and binary
     runs and ``dtype_noiseless`` of the noiseless ones (float64: they contract far below float32's range).
     ``device``: where the runs are simulated (``"cuda"`` on a GPU; the measurements and the variant's exact
-    index stay on the CPU); off the CPU it is part of every point (:meth:`device_key`).
+    index stay on the CPU); off the CPU it is part of every point
+    (:func:`~sgdtails._core.cache.device_entry`).
     """
 
     d: int = 10
@@ -213,10 +214,6 @@ class GridParams:
         check_choice("dtype", self.dtype, ["float32", "float64"])
         check_choice("dtype_noiseless", self.dtype_noiseless, ["float32", "float64"])
         check_device("device", self.device)
-
-    def device_key(self) -> dict[str, str]:
-        """The device as an entry of a point (absent on the CPU: CPU points and caches stay as they were)."""
-        return {} if self.device == "cpu" else {"device": self.device}
 
     def grid(self, seed: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """:func:`sweep_grid` of these parameters."""
@@ -278,8 +275,7 @@ def sweep_grid(
                              dtype=dtype_noiseless if data == "noiseless" else dtype,
                              n_trajectories=0, sampler=sampler)
                 point["seed"] = derive_seed(seed, "relu-sweep", alg, data, dd, bb, ee)
-                if device != "cpu":
-                    point["device"] = device
+                point |= device_entry(device)
                 out.append(({"sweep": name, "x": x, "algorithm": alg, "data": data}, point))
     return out
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sgdtails._core.cache import device_entry
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_choice, check_int
 from sgdtails.experiments.relu_points import (
@@ -208,7 +209,7 @@ def noiseless_k(params: SweepsParams, *, seed: int, cache_dir: Any = None) -> No
                    eta=params.eta, n_chains=params.n_chains, n_iters=int(k), n_boot=params.n_boot,
                    n_boot_average=0, hill_k=params.hill_fraction, dtype=params.dtype_noiseless,
                    n_trajectories=0, sampler=params.sampler,
-                   seed=derive_seed(seed, "relu-noiseless-K", alg, int(k))) | params.device_key()
+                   seed=derive_seed(seed, "relu-noiseless-K", alg, int(k))) | device_entry(params.device)
               for alg in ALGORITHMS for k in params.noiseless_iters]
     res = run_sweep(cache_dir, points, desc="noiseless, K")
     kdf = pd.DataFrame([dict(algorithm=p["algorithm"], K=p["n_iters"],

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgdtails._core.cache import device_entry
 from sgdtails._core.seeding import derive_seed
 from sgdtails.estimators.protocol import frame_from_arrays
 from sgdtails.experiments.relu_points import (
@@ -86,7 +87,7 @@ def _linear_points(params: GridParams, seed: int) -> list[tuple[dict[str, Any], 
                      n_chains=params.n_chains, n_iters=params.n_iters, n_boot=params.n_boot,
                      n_boot_average=0, hill_k=params.hill_fraction, sampler=params.sampler)
             q["seed"] = derive_seed(seed, "linear", q["d"], q["batch"], q["eta"])
-            q |= params.device_key()
+            q |= device_entry(params.device)
             out.append(({"sweep": lab["sweep"], "x": lab["x"]}, q))
     return out
 
