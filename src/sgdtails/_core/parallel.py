@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -43,24 +43,39 @@ def block_ranges(n_items: int, block_size: int) -> list[tuple[int, int]]:
     return [(i, min(i + block_size, n_items)) for i in range(0, n_items, block_size)]
 
 
+def _progress_bar(total: int, desc: str, progress: bool) -> tqdm:
+    """A bar that leaves no line behind, hidden when ``progress`` is off or the environment says so."""
+    show = progress and os.environ.get(PROGRESS_ENV, "1") != "0"
+    return tqdm(total=total, desc=desc, disable=not show, leave=False)
+
+
+def _gather(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], bar: tqdm, pool: Executor | None
+            ) -> list[T]:
+    """``[fn(*args) for args in calls]``, here (``pool=None``) or on ``pool``, results in the order of
+    ``calls``, advancing ``bar`` as each one finishes."""
+    if pool is None:
+        out = []
+        for args in calls:
+            out.append(fn(*args))
+            bar.update()
+        return out
+    futures = [pool.submit(fn, *args) for args in calls]
+    for fut in futures:
+        fut.add_done_callback(lambda _f: bar.update())
+    return [f.result() for f in futures]
+
+
 def map_blocks(fn: Callable[[int, int, int], T], ranges: Sequence[tuple[int, int]], *,
                workers: int | None = None, desc: str = "blocks", progress: bool = True) -> list[T]:
     """``[fn(i, start, stop) for i, (start, stop) in enumerate(ranges)]``, run on ``workers`` threads
     (default: every core), each with one torch intra-op thread; results in block order."""
     workers = default_workers() if workers is None else check_int("workers", workers, low=1)
-    show = progress and os.environ.get(PROGRESS_ENV, "1") != "0"
-    with single_thread(), tqdm(total=len(ranges), desc=desc, disable=not show, leave=False) as bar:
-        if workers == 1 or len(ranges) == 1:
-            out = []
-            for i, (a, b) in enumerate(ranges):
-                out.append(fn(i, a, b))
-                bar.update()
-            return out
+    calls = [(i, a, b) for i, (a, b) in enumerate(ranges)]
+    with single_thread(), _progress_bar(len(calls), desc, progress) as bar:
+        if workers == 1 or len(calls) == 1:
+            return _gather(fn, calls, bar, None)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(fn, i, a, b) for i, (a, b) in enumerate(ranges)]
-            for fut in futures:
-                fut.add_done_callback(lambda _f: bar.update())
-            return [f.result() for f in futures]
+            return _gather(fn, calls, bar, pool)
 
 
 def map_processes(fn: Callable[..., T], items: Sequence[tuple[Any, ...]], *, workers: int | None = None,
@@ -70,22 +85,12 @@ def map_processes(fn: Callable[..., T], items: Sequence[tuple[Any, ...]], *, wor
     Processes are started fresh ("spawn": nothing of this process's threads or accelerator state is copied),
     each with one torch thread; with one worker or one item everything runs here."""
     workers = default_workers() if workers is None else check_int("workers", workers, low=1)
-    workers = min(workers, len(items))
-    show = progress and os.environ.get(PROGRESS_ENV, "1") != "0"
-    with tqdm(total=len(items), desc=desc, disable=not show, leave=False) as bar:
-        if workers <= 1:
-            out = []
-            for item in items:
-                out.append(fn(*item))
-                bar.update()
-            return out
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_one_thread_worker) as pool:
-            futures = [pool.submit(fn, *item) for item in items]
-            for fut in futures:
-                fut.add_done_callback(lambda _f: bar.update())
-            return [f.result() for f in futures]
+    with _progress_bar(len(items), desc, progress) as bar:
+        if min(workers, len(items)) <= 1:
+            return _gather(fn, items, bar, None)
+        with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_one_thread_worker,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            return _gather(fn, items, bar, pool)
 
 
 def _one_thread_worker() -> None:
