@@ -105,21 +105,30 @@ out = sweep(cache_dir, "slow", [{"i": i, "seed": seed} for i in range(n)], compu
 """
 
 
-def test_terminated_run_resumes_from_finished_points(mini_book):
-    write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params="n = 12\nrate = 0.5\nnames = ['a']\n")
+def _terminate_slow_run(mini_book, n_points: int, *args: str) -> tuple[subprocess.Popen, str, float, int]:
+    """Run the book with ``alpha`` = :data:`SLOW_CHAPTER` of ``n_points`` points (``args`` added to the
+    command line), SIGTERM it once 3 points are cached; return the process, its stderr, the seconds it took to
+    exit after the signal and the points cached by then."""
+    params = f"n = {n_points}\nrate = 0.5\nnames = ['a']\n"
+    write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params=params)
     (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--only", "alpha",
-                             "--no-progress"], cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--no-progress", *args]
+    proc = subprocess.Popen(command, cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     slow = mini_book / "_build" / "cache" / "slow"
     deadline = time.monotonic() + 120
     while len(list(slow.glob("*.npz"))) < 3:
         assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
         time.sleep(0.05)
+    killed = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-2000:]
-    assert "interrupted" in err.decode()
-    finished = len(list(slow.glob("*.npz")))
+    return proc, err.decode(), time.monotonic() - killed, len(list(slow.glob("*.npz")))
+
+
+def test_terminated_run_resumes_from_finished_points(mini_book):
+    proc, err, _, finished = _terminate_slow_run(mini_book, 12, "--only", "alpha")
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
     assert 3 <= finished < 12
     resumed = run("smoke", ["alpha"], root=mini_book, progress=False)
     # every point finished before the kill is reused; only the rest is computed
@@ -176,21 +185,9 @@ def test_parallel_run_names_the_failing_chapter_and_skips_what_comes_after_it(mi
 
 
 def test_terminated_parallel_run_stops_its_chapters_and_resumes(mini_book):
-    write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params="n = 40\nrate = 0.5\nnames = ['a']\n")
-    (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--jobs", "2",
-                             "--no-progress"], cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    slow = mini_book / "_build" / "cache" / "slow"
-    deadline = time.monotonic() + 120
-    while len(list(slow.glob("*.npz"))) < 3:
-        assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
-        time.sleep(0.05)
-    killed = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-2000:]
-    assert time.monotonic() - killed < 15, "the running chapter was not stopped"
-    finished = len(list(slow.glob("*.npz")))
+    proc, err, stop_seconds, finished = _terminate_slow_run(mini_book, 40, "--jobs", "2")
+    assert proc.returncode == 130, err[-2000:]
+    assert stop_seconds < 15, "the running chapter was not stopped"
     assert 3 <= finished < 40
     summary = json.loads((mini_book / "_build" / "reports" / "summary-smoke.json").read_text())
     assert {n["name"]: n["status"] for n in summary["notebooks"]}["alpha"] == "interrupted"
