@@ -178,8 +178,7 @@ class GridParams:
     ``hill_fraction`` of each sample; ``sampler``: see :data:`SAMPLERS`; ``dtype`` of the noisy and binary
     runs and ``dtype_noiseless`` of the noiseless ones (float64: they contract far below float32's range).
     ``device``: where the runs are simulated (``"cuda"`` on a GPU; the measurements and the variant's exact
-    index stay on the CPU); off the CPU it is part of every point
-    (:func:`~sgdtails._core.cache.device_entry`).
+    index stay on the CPU); off the CPU it is part of every point's cache key (not of its seed).
     """
 
     d: int = 10
