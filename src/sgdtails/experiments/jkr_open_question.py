@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgdtails._core.cache import cached, device_entry, sweep
+from sgdtails._core.cache import device_entry
 from sgdtails._core.parallel import cached_sweep, map_blocks
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_device, check_in_interval, check_int, check_positive
@@ -183,6 +183,13 @@ def kesten_estimates(params: OpenQuestionParams, gammas: dict[str, list[float]],
     return pd.DataFrame(rows, columns=["data set", "gamma", "MC alpha", "MC se", "MC status"])
 
 
+def _point_workers(device: str) -> int | None:
+    """Threads for independent simulation points: every core on the CPU (a point of one block of runs
+    would leave the others idle); one on an accelerator, which takes all of a point's runs at once and
+    whose CUDA-graph capture must not overlap another thread's work."""
+    return None if torch.device(device).type == "cpu" else 1
+
+
 def _hsgd_point(point: dict) -> dict[str, np.ndarray]:
     name = point["dataset"]
     ds = jkr_dataset(name)
@@ -224,21 +231,24 @@ def sgd_and_hsgd(params: OpenQuestionParams, *, seed: int, cache_dir: str | None
     """SGD (the shared ``jkr-sgd`` runs) and hSGD (cached under ``jkr-hsgd``) at the paper's settings, with
     their fitted Student-t ``nu`` (bootstrap interval) and Hill index (``k`` = ``hill_fraction`` of the runs,
     bootstrap interval), next to ``eta_*`` and ``eta^*``; hSGD also with the refined scheme."""
-    samples, rows = {}, []
+    samples, rows, hsgd_points = {}, [], []
     for name in params.datasets:
+        st = jkr_settings(name)
+        base = ({"dataset": name, "gamma": st.gamma, "n_iter": params.n_updates(name),
+                 "init_scale": st.init_scale} | device_entry(params.device))
+        hsgd_points += [base | {"n_runs": params.hsgd_runs, "substeps": params.substeps,
+                                "max_step": params.max_step, "seed": derive_seed(seed, NAME, "hsgd", name)},
+                        base | {"n_runs": params.refine_runs, "substeps": params.refine_substeps,
+                                "max_step": params.max_step / 2,
+                                "seed": derive_seed(seed, NAME, "hsgd-refined", name)}]
+    hsgd_out = cached_sweep(cache_dir, "jkr-hsgd", hsgd_points, _hsgd_point,
+                            workers=_point_workers(params.device), desc="hSGD at the paper's settings")
+    for i, name in enumerate(params.datasets):
         st = jkr_settings(name)
         k = params.n_updates(name)
         b = jkr_bounds(jkr_dataset(name), gamma=st.gamma, batch_size=st.batch_size, delta=st.delta)
         sgd = sgd_runs(name, params.n_runs, k, seed=seed, cache_dir=cache_dir, device=params.device)
-        base = ({"dataset": name, "gamma": st.gamma, "n_iter": k, "init_scale": st.init_scale}
-                | device_entry(params.device))
-        point = base | {"n_runs": params.hsgd_runs, "substeps": params.substeps, "max_step": params.max_step,
-                        "seed": derive_seed(seed, NAME, "hsgd", name)}
-        hs = cached(cache_dir, "jkr-hsgd", point, lambda p=point: _hsgd_point(p))
-        point = base | {"n_runs": params.refine_runs, "substeps": params.refine_substeps,
-                        "max_step": params.max_step / 2,
-                        "seed": derive_seed(seed, NAME, "hsgd-refined", name)}
-        fine = cached(cache_dir, "jkr-hsgd", point, lambda p=point: _hsgd_point(p))
+        hs, fine = hsgd_out[2 * i], hsgd_out[2 * i + 1]
         row = {"data set": name, "eta_*": b.eta_lower, "eta^*": b.eta_upper, "SGD runs": int(sgd["z"].size),
                "hSGD runs": int(hs["z"].size), "updates (time)": k}
         for label, out in (("SGD", sgd), ("hSGD", hs), ("hSGD refined", fine)):
@@ -280,8 +290,11 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
         row |= found
         if not found["every step non-expansive"]:
             expanding.setdefault(name, []).append(gamma)
-    sgd_out = sweep(cache_dir, "jkr-sweep-sgd", sgd_points, _sgd_point, desc="sweep: SGD")
-    hsgd_out = sweep(cache_dir, "jkr-sweep-hsgd", hsgd_points, _hsgd_point, desc="sweep: hSGD")
+    workers = _point_workers(params.device)
+    sgd_out = cached_sweep(cache_dir, "jkr-sweep-sgd", sgd_points, _sgd_point, workers=workers,
+                           desc="sweep: SGD")
+    hsgd_out = cached_sweep(cache_dir, "jkr-sweep-hsgd", hsgd_points, _hsgd_point, workers=workers,
+                            desc="sweep: hSGD")
     for row, s_out, h_out in zip(rows, sgd_out, hsgd_out, strict=True):
         for label, out in (("SGD", s_out), ("hSGD", h_out)):
             z = np.asarray(out["z"], dtype=np.float64)
