@@ -38,3 +38,20 @@ def test_map_blocks_and_cached_sweep_keep_order(tmp_path):
     assert sorted(calls) == [2.0, 3.0]  # equal points computed once
     again = cached_sweep(tmp_path, "squares", points, square, workers=2, progress=False)
     assert [float(o["y"]) for o in again] == [4.0, 9.0, 4.0] and len(calls) == 2  # read from the cache
+
+
+def test_cached_sweep_starts_the_costliest_point_first_and_keeps_the_order(tmp_path):
+    points = [{"n": 1}, {"n": 5}, {"n": 3}, {"n": 5}, {"n": 2}]
+    started = []
+
+    def compute(point):
+        started.append(point["n"])
+        return {"y": 10 * point["n"]}
+
+    out = cached_sweep(None, "costs", points, compute, workers=1, cost=lambda p: p["n"], progress=False)
+    assert started == [5, 3, 2, 1]  # one worker: the start order is the run order; equal points once
+    assert [int(o["y"]) for o in out] == [10, 50, 30, 50, 20]  # results in the order of the points
+    started.clear()
+    plain = cached_sweep(None, "costs", points, compute, workers=2, progress=False)
+    assert sorted(started) == [1, 2, 3, 5]
+    assert [int(o["y"]) for o in plain] == [10, 50, 30, 50, 20]

@@ -101,11 +101,13 @@ def _one_thread_worker() -> None:
 
 def cached_sweep(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
                  compute: Callable[[Mapping[str, Any]], Mapping[str, Any]], *, workers: int | None = None,
-                 desc: str | None = None, progress: bool = True) -> list[dict[str, np.ndarray]]:
+                 cost: Callable[[Mapping[str, Any]], float] | None = None, desc: str | None = None,
+                 progress: bool = True) -> list[dict[str, np.ndarray]]:
     """``compute(point)`` for every point, each cached on its own under ``namespace``
     (:func:`sgdtails._core.cache.cached`: an interrupted sweep resumes), results in the order of ``points``;
     equal points are computed once; distinct points run on ``workers`` threads (default: every core), each
-    with one torch intra-op thread."""
+    with one torch intra-op thread, started in the order of ``points`` or, given ``cost(point)``, the
+    costliest first (so that no long point starts last)."""
     workers = default_workers() if workers is None else check_int("workers", workers, low=1)
     index: dict[str, int] = {}
     unique: list[Mapping[str, Any]] = []
@@ -117,10 +119,14 @@ def cached_sweep(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, A
             unique.append(point)
         order.append(index[key])
 
-    def one(i: int, start: int, stop: int) -> dict[str, np.ndarray]:
+    def one(_block: int, i: int, _stop: int) -> dict[str, np.ndarray]:
         point = unique[i]
         return cached(cache_dir, namespace, point, lambda: compute(point))
 
-    results = map_blocks(one, [(i, i + 1) for i in range(len(unique))], workers=workers,
+    start_order = list(range(len(unique)))
+    if cost is not None:
+        start_order.sort(key=lambda i: -float(cost(unique[i])))
+    started = map_blocks(one, [(i, i + 1) for i in start_order], workers=workers,
                          desc=desc or namespace, progress=progress) if unique else []
+    results = dict(zip(start_order, started, strict=True))
     return [results[i] for i in order]

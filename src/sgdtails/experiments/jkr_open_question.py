@@ -15,6 +15,7 @@ On the paper's data sets and settings (Jiao & Keller-Ressel 2024, Table 3):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,29 +184,36 @@ def kesten_estimates(params: OpenQuestionParams, gammas: dict[str, list[float]],
     return pd.DataFrame(rows, columns=["data set", "gamma", "MC alpha", "MC se", "MC status"])
 
 
-def _point_workers(device: str) -> int | None:
-    """Threads for independent simulation points: every core on the CPU (a point of one block of runs
-    would leave the others idle); one on an accelerator, which takes all of a point's runs at once and
-    whose CUDA-graph capture must not overlap another thread's work."""
-    return None if torch.device(device).type == "cpu" else 1
+def _simulated(cache_dir: str | None, namespace: str, points: list[dict],
+               compute: Callable[..., dict[str, np.ndarray]], device: str, desc: str
+               ) -> list[dict[str, np.ndarray]]:
+    """``compute(point)`` for independent simulation points, cached per point under ``namespace``. On the
+    CPU the points run on every core (threads, the costliest first), each point's blocks of runs one after
+    the other on its thread (no nested pool: ``python -m sgdtails run --jobs`` already shares the cores among
+    chapters); on an accelerator one point at a time, all its runs at once (a CUDA-graph capture must not
+    overlap another thread's work). The numbers do not depend on this: every point and block has its seed."""
+    on_cpu = torch.device(device).type == "cpu"
+    return cached_sweep(cache_dir, namespace, points, lambda p: compute(p, workers=1),
+                        workers=None if on_cpu else 1,
+                        cost=lambda p: p["n_runs"] * p["n_iter"] * p.get("substeps", 1), desc=desc)
 
 
-def _hsgd_point(point: dict) -> dict[str, np.ndarray]:
+def _hsgd_point(point: dict, workers: int | None = None) -> dict[str, np.ndarray]:
     name = point["dataset"]
     ds = jkr_dataset(name)
     res = run_hsgd_multirate(ds, point["gamma"], 1, n_runs=point["n_runs"], n_iter=point["n_iter"],
                              init_scale=point["init_scale"], substeps=point["substeps"],
                              max_step=point["max_step"], seed=point["seed"], dtype=torch.float32,
-                             block_size=32768, device=point.get("device", "cpu"))
+                             block_size=32768, device=point.get("device", "cpu"), workers=workers)
     return {"z": res.centred_projection(), "n_diverged": np.asarray(res.n_diverged)}
 
 
-def _sgd_point(point: dict) -> dict[str, np.ndarray]:
+def _sgd_point(point: dict, workers: int | None = None) -> dict[str, np.ndarray]:
     name = point["dataset"]
     ds = jkr_dataset(name)
     res = run_offline_sgd(ds, point["gamma"], 1, n_runs=point["n_runs"], n_updates=point["n_iter"],
                           init_scale=point["init_scale"], seed=point["seed"], dtype=torch.float32,
-                          device=point.get("device", "cpu"))
+                          device=point.get("device", "cpu"), workers=workers)
     return {"z": res.centred_projection(), "n_diverged": np.asarray(res.n_diverged)}
 
 
@@ -241,8 +249,8 @@ def sgd_and_hsgd(params: OpenQuestionParams, *, seed: int, cache_dir: str | None
                         base | {"n_runs": params.refine_runs, "substeps": params.refine_substeps,
                                 "max_step": params.max_step / 2,
                                 "seed": derive_seed(seed, NAME, "hsgd-refined", name)}]
-    hsgd_out = cached_sweep(cache_dir, "jkr-hsgd", hsgd_points, _hsgd_point,
-                            workers=_point_workers(params.device), desc="hSGD at the paper's settings")
+    hsgd_out = _simulated(cache_dir, "jkr-hsgd", hsgd_points, _hsgd_point, params.device,
+                          "hSGD at the paper's settings")
     for i, name in enumerate(params.datasets):
         st = jkr_settings(name)
         k = params.n_updates(name)
@@ -290,11 +298,9 @@ def gamma_sweep(params: OpenQuestionParams, *, seed: int, cache_dir: str | None 
         row |= found
         if not found["every step non-expansive"]:
             expanding.setdefault(name, []).append(gamma)
-    workers = _point_workers(params.device)
-    sgd_out = cached_sweep(cache_dir, "jkr-sweep-sgd", sgd_points, _sgd_point, workers=workers,
-                           desc="sweep: SGD")
-    hsgd_out = cached_sweep(cache_dir, "jkr-sweep-hsgd", hsgd_points, _hsgd_point, workers=workers,
-                            desc="sweep: hSGD")
+    sgd_out = _simulated(cache_dir, "jkr-sweep-sgd", sgd_points, _sgd_point, params.device, "sweep: SGD")
+    hsgd_out = _simulated(cache_dir, "jkr-sweep-hsgd", hsgd_points, _hsgd_point, params.device,
+                          "sweep: hSGD")
     for row, s_out, h_out in zip(rows, sgd_out, hsgd_out, strict=True):
         for label, out in (("SGD", s_out), ("hSGD", h_out)):
             z = np.asarray(out["z"], dtype=np.float64)
