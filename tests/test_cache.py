@@ -131,7 +131,9 @@ def test_killed_sweep_resumes_from_finished_points(tmp_path, sig):
     script = tmp_path / "sweep.py"
     script.write_text(SWEEP_SCRIPT)
     cache_dir = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, str(script), str(cache_dir)])
+    # SIGINT as in a terminal, even where this test runs with it ignored (a background job inherits that)
+    proc = subprocess.Popen([sys.executable, str(script), str(cache_dir)],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while len(list((cache_dir / "slow").glob("*.npz"))) < 3:
         assert time.monotonic() < deadline, "sweep made no progress"

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import nbformat
 import pytest
@@ -105,15 +106,18 @@ out = sweep(cache_dir, "slow", [{"i": i, "seed": seed} for i in range(n)], compu
 """
 
 
-def _terminate_slow_run(mini_book, n_points: int, *args: str) -> tuple[subprocess.Popen, str, float, int]:
+def _terminate_slow_run(mini_book, n_points: int, *args: str, sigint: Any = signal.SIG_DFL
+                        ) -> tuple[subprocess.Popen, str, float, int]:
     """Run the book with ``alpha`` = :data:`SLOW_CHAPTER` of ``n_points`` points (``args`` added to the
-    command line), SIGTERM it once 3 points are cached; return the process, its stderr, the seconds it took to
-    exit after the signal and the points cached by then."""
+    command line; SIGINT's disposition ``sigint`` at its start: as in a terminal, or ``SIG_IGN`` as in
+    ``nohup make book &``), SIGTERM it once 3 points are cached; return the process, its stderr, the seconds
+    it took to exit after the signal and the points cached by then."""
     params = f"n = {n_points}\nrate = 0.5\nnames = ['a']\n"
     write_chapter(mini_book, "alpha", SLOW_CHAPTER, extra_params=params)
     (mini_book / "book" / "profiles.yml").write_text("seed: 7\nnotebooks: {}\n")
     command = [sys.executable, "-m", "sgdtails", "run", "--profile", "smoke", "--no-progress", *args]
-    proc = subprocess.Popen(command, cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, cwd=mini_book, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     slow = mini_book / "_build" / "cache" / "slow"
     deadline = time.monotonic() + 120
     while len(list(slow.glob("*.npz"))) < 3:
@@ -184,8 +188,11 @@ def test_parallel_run_names_the_failing_chapter_and_skips_what_comes_after_it(mi
     assert bad_jobs.returncode == 2 and "--jobs must be an integer >= 1, got 0" in bad_jobs.stderr
 
 
-def test_terminated_parallel_run_stops_its_chapters_and_resumes(mini_book):
-    proc, err, stop_seconds, finished = _terminate_slow_run(mini_book, 40, "--jobs", "2")
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "sigint-ignored"])
+def test_terminated_parallel_run_stops_its_chapters_and_resumes(mini_book, sigint):
+    """The workers are stopped by SIGINT; a run started with SIGINT ignored (a background job) must not pass
+    that on to them."""
+    proc, err, stop_seconds, finished = _terminate_slow_run(mini_book, 40, "--jobs", "2", sigint=sigint)
     assert proc.returncode == 130, err[-2000:]
     assert stop_seconds < 15, "the running chapter was not stopped"
     assert 3 <= finished < 40

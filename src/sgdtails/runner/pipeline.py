@@ -373,6 +373,13 @@ def chapter_priorities(names: Sequence[str], after: Mapping[str, Sequence[str]],
     return priority
 
 
+def _interruptible_worker() -> None:
+    """Initializer of the chapter workers: SIGINT raises KeyboardInterrupt there even when the run was
+    started with SIGINT ignored (``nohup make book &``, or any background job of a non-interactive shell),
+    which the workers would inherit; :func:`_interrupt_workers` relies on it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
     """Send SIGINT to the pool's workers: a chapter being executed stops (papermill shuts its kernel down),
     its finished points stay cached, and the worker returns to the pool, which then shuts down."""
@@ -401,7 +408,8 @@ def _run_parallel(config: BookConfig, names: Sequence[str], profile: str, jobs: 
                        [done.get(n, NotebookRun(name=n, status="pending")) for n in names])
 
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context,
+                               initializer=_interruptible_worker)
     try:
         while pending or running:
             finished_ok = {d for d, r in done.items() if r.status != "failed"}
