@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sgdtails._core.parallel import cached_map
 from sgdtails.experiments.relu_points import (
     POINT_EXTRAS,
     TREND_WORDS,
     GridParams,
-    cached_map,
     exact_frame,
     exact_params,
     grid_frame,

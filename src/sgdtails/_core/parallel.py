@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from tqdm.std import tqdm
 
-from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params
+from sgdtails._core.cache import PROGRESS_ENV, cached, canonical_params, sweep
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_int
 
-__all__ = ["block_ranges", "cached_sweep", "default_workers", "map_blocks", "map_processes"]
+__all__ = ["block_ranges", "cached_map", "cached_sweep", "default_workers", "map_blocks", "map_processes"]
 
 T = TypeVar("T")
 
@@ -130,3 +130,20 @@ def cached_sweep(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, A
                          desc=desc or namespace, progress=progress) if unique else []
     results = dict(zip(start_order, started, strict=True))
     return [results[i] for i in order]
+
+
+def cached_map(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
+               compute: Callable[..., Mapping[str, Any]], *, workers: int = 1,
+               cost: Callable[[Mapping[str, Any]], float] | None = None, desc: str | None = None
+               ) -> list[dict[str, np.ndarray]]:
+    """``compute(point)`` for every point, each cached on its own under ``namespace``
+    (:func:`sgdtails._core.cache.cached`; resumable), results in order. With ``workers > 1`` distinct
+    points are computed on that many threads (:func:`cached_sweep`, the costliest first given ``cost``),
+    each with one torch intra-op thread, and ``compute`` is called with ``workers=1`` (no nested pool);
+    with one worker the points run one after the other and ``compute`` keeps its own pool. Every point
+    has its own seeds, so the numbers do not depend on ``workers``."""
+    workers = check_int("workers", workers, low=1)
+    if workers == 1:
+        return sweep(cache_dir, namespace, points, compute, desc=desc)
+    return cached_sweep(cache_dir, namespace, points, lambda p: compute(p, workers=1), workers=workers,
+                        cost=cost, desc=desc)

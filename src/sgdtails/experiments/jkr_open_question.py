@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from sgdtails._core.cache import device_entry
-from sgdtails._core.parallel import cached_sweep, map_blocks
+from sgdtails._core.parallel import cached_map, cached_sweep, default_workers, map_blocks
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_device, check_in_interval, check_int, check_positive
 from sgdtails.data import JKR_DATASETS, check_jkr_names, jkr_dataset, jkr_settings
@@ -187,15 +187,14 @@ def kesten_estimates(params: OpenQuestionParams, gammas: dict[str, list[float]],
 def _simulated(cache_dir: str | None, namespace: str, points: list[dict],
                compute: Callable[..., dict[str, np.ndarray]], device: str, desc: str
                ) -> list[dict[str, np.ndarray]]:
-    """``compute(point)`` for independent simulation points, cached per point under ``namespace``. On the
-    CPU the points run on every core (threads, the costliest first), each point's blocks of runs one after
-    the other on its thread (no nested pool: ``python -m sgdtails run --jobs`` already shares the cores among
-    chapters); on an accelerator one point at a time, all its runs at once (a CUDA-graph capture must not
-    overlap another thread's work). The numbers do not depend on this: every point and block has its seed."""
-    on_cpu = torch.device(device).type == "cpu"
-    return cached_sweep(cache_dir, namespace, points, lambda p: compute(p, workers=1),
-                        workers=None if on_cpu else 1,
-                        cost=lambda p: p["n_runs"] * p["n_iter"] * p.get("substeps", 1), desc=desc)
+    """``compute(point)`` for independent simulation points, cached per point under ``namespace``
+    (:func:`sgdtails._core.parallel.cached_map`). On the CPU the points run on every core, the costliest
+    first, each point's blocks of runs one after the other on its thread (no nested pool:
+    ``python -m sgdtails run --jobs`` already shares the cores among chapters); on an accelerator one point
+    at a time, all its runs at once (a CUDA-graph capture must not overlap another thread's work)."""
+    workers = default_workers() if torch.device(device).type == "cpu" else 1
+    return cached_map(cache_dir, namespace, points, compute, workers=workers,
+                      cost=lambda p: p["n_runs"] * p["n_iter"] * p.get("substeps", 1), desc=desc)
 
 
 def _hsgd_point(point: dict, workers: int | None = None) -> dict[str, np.ndarray]:

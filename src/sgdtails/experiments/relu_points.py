@@ -11,7 +11,7 @@ the protocol are this book's reconstruction (chapter "A ReLU gate").
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from sgdtails._core.cache import device_entry, sweep
-from sgdtails._core.parallel import cached_sweep, default_workers
+from sgdtails._core.cache import device_entry
+from sgdtails._core.parallel import cached_map, default_workers
 from sgdtails._core.seeding import derive_seed, numpy_rng
 from sgdtails._core.threads import single_thread
 from sgdtails._core.validation import check_choice, check_device, check_in_interval, check_int, check_positive
@@ -43,7 +43,6 @@ __all__ = [
     "PARALLEL_MIN_CHAINS",
     "TREND_WORDS",
     "GridParams",
-    "cached_map",
     "exact_frame",
     "exact_params",
     "exact_point",
@@ -154,8 +153,8 @@ def exact_params(point: Mapping[str, Any]) -> dict[str, Any]:
 
 def exact_point(params: Mapping[str, Any], *, workers: int | None = None) -> dict[str, np.ndarray]:
     """The variant's exact index at :func:`exact_params` ``params``, as arrays ``alpha``, ``se``,
-    ``status`` (for :func:`sgdtails._core.cache.sweep`; ``workers`` is accepted for :func:`cached_map`
-    and unused)."""
+    ``status`` (for :func:`sgdtails._core.cache.sweep`; ``workers`` is accepted for
+    :func:`sgdtails._core.parallel.cached_map` and unused)."""
     p = dict(params)
     with single_thread():
         res = variant_tail_index(p["d"], p["batch"], p["eta"], p["setup"], p["label_noise"],
@@ -282,21 +281,6 @@ def sweep_grid(
 #: points with at least this many runs are computed several at a time (one per core, on threads); smaller
 #: ones one after the other (their time goes to Python's dispatch of many small torch operations)
 PARALLEL_MIN_CHAINS = 20000
-
-
-def cached_map(cache_dir: Any, namespace: str, points: Sequence[Mapping[str, Any]],
-               compute: Callable[..., Mapping[str, Any]], *, workers: int = 1, desc: str | None = None
-               ) -> list[dict[str, np.ndarray]]:
-    """``compute(point)`` for every point, each cached on its own under ``namespace``
-    (:func:`sgdtails._core.cache.cached`; resumable), results in order. With ``workers > 1`` distinct
-    points are computed on that many threads, each with one torch intra-op thread, and ``compute`` is
-    called with ``workers=1`` (no nested pool); every point has its own seeds, so the numbers do not
-    depend on ``workers``."""
-    workers = check_int("workers", workers, low=1)
-    if workers == 1:
-        return sweep(cache_dir, namespace, points, compute, desc=desc)
-    return cached_sweep(cache_dir, namespace, points, lambda p: compute(p, workers=1), workers=workers,
-                        desc=desc)
 
 
 def point_workers(n_chains: int) -> int:

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgdtails._core.parallel import cached_map
 from sgdtails._core.seeding import derive_seed
 from sgdtails._core.validation import check_choice, check_in_interval, check_int, check_positive
 from sgdtails.estimators.protocol import frame_from_arrays
-from sgdtails.experiments.relu_points import DATA_SETTINGS, SAMPLERS, cached_map, point_workers, sweep_point
+from sgdtails.experiments.relu_points import DATA_SETTINGS, SAMPLERS, point_workers, sweep_point
 from sgdtails.relu.law import ALGORITHMS
 
 __all__ = ["NAMESPACE", "SetupParams", "SetupSummary", "Trajectories", "protocol_table", "trajectories"]

@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 
 from sgdtails._core.cache import device_entry
+from sgdtails._core.parallel import cached_map
 from sgdtails._core.seeding import derive_seed
 from sgdtails.estimators.protocol import frame_from_arrays
 from sgdtails.experiments.relu_points import (
     GridParams,
-    cached_map,
     grid_frame,
     linear_point,
     point_workers,
